@@ -1,0 +1,21 @@
+"""Reads of the shop's data used in more than one place."""
+
+from django.db.models import Prefetch, QuerySet
+
+from shop.models import Order, OrderLine
+
+
+def orders_for_user(user) -> QuerySet[Order]:
+    """The orders of every customer record the account has verified, newest first."""
+    if not user.is_authenticated:
+        return Order.objects.none()
+    return (
+        Order.objects.filter(customer__user=user)
+        .select_related("customer")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=OrderLine.objects.select_related("product__category"),
+            )
+        )
+    )
