@@ -39,16 +39,21 @@ chromium: ## Install Debian's Chromium for the browser tests when it is missing
 messages: $(STAMP) ## Compile the Dutch (and English) translations
 	$(MANAGE) compilemessages --ignore=.venv --ignore=var -v 0
 
-migrate: $(STAMP)
+migrate: $(STAMP) ## Apply migrations (SQLite at var/db.sqlite3 unless DATABASE_URL is set)
 	@mkdir -p var
 	$(MANAGE) migrate --noinput -v 0
 
 seed: migrate ## Load the deterministic demo data (twice changes nothing)
 	$(MANAGE) seed_demo
 
+# On a polling broker the Celery worker takes up to ~6 s to stop; honcho would SIGKILL it
+# after 5, so give it 20.
+HONCHO := $(BIN)/python -c "import honcho.command, honcho.manager; honcho.manager.KILL_WAIT = 20; honcho.command.main()"
+
 demo: seed ## Run the site at http://127.0.0.1:8000 with a worker and beat (Ctrl-C stops all)
 	@echo "Site: http://127.0.0.1:8000   Admin: http://127.0.0.1:8000/admin/ (admin / admin)"
-	$(BIN)/honcho -f Procfile.demo start
+	@echo "Customer: customer@example.com / customer   Staff: editor, moderator, returns, marketing (password = name)"
+	$(HONCHO) -f Procfile.demo start
 
 web: $(STAMP) ## Only the web server (dev settings)
 	$(MANAGE) runserver 127.0.0.1:8000

@@ -4,15 +4,17 @@ the dataclasses below and calls these functions; pushing the same order twice up
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shop.models import (
+    ApiToken,
     Category,
     ConsentSource,
     Customer,
@@ -113,55 +115,76 @@ def verified_user_for(email: str):
 def upsert_customer(
     *, data: CustomerData, consent_source: str = ConsentSource.CHECKOUT
 ) -> Customer:
+    """Create or update the customer with this address (case-insensitive). Names and
+    language are updated when given; consent only when the push states it and it
+    differs, stamped with when and how it changed.
+    """
     email = normalise_email(data.email)
+    consent = {}
+    if data.marketing_consent is not None:
+        consent = {
+            "marketing_consent": data.marketing_consent,
+            "marketing_consent_at": timezone.now(),
+            "marketing_consent_source": consent_source,
+        }
     customer, created = Customer.objects.select_for_update().get_or_create(
         email=email,
         defaults={
             "first_name": data.first_name,
             "last_name": data.last_name,
             "language": data.language or "en",
-            "user": verified_user_for(email),
+            # Callables in defaults run only when the row is created.
+            "user": lambda: verified_user_for(email),
+            **consent,
         },
     )
+    if created:
+        return customer
     changed = set()
-    if not created:
-        for name in ("first_name", "last_name", "language"):
-            value = getattr(data, name)
-            if value and getattr(customer, name) != value:
-                setattr(customer, name, value)
-                changed.add(name)
-    if data.marketing_consent is not None and (
-        created or customer.marketing_consent != data.marketing_consent
-    ):
-        customer.marketing_consent = data.marketing_consent
-        customer.marketing_consent_at = timezone.now()
-        customer.marketing_consent_source = consent_source
-        changed |= {
-            "marketing_consent",
-            "marketing_consent_at",
-            "marketing_consent_source",
-        }
+    for name in ("first_name", "last_name", "language"):
+        value = getattr(data, name)
+        if value and getattr(customer, name) != value:
+            setattr(customer, name, value)
+            changed.add(name)
+    if consent and customer.marketing_consent != data.marketing_consent:
+        for name, value in consent.items():
+            setattr(customer, name, value)
+        changed |= consent.keys()
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])
     return customer
 
 
 def _products_for(lines: tuple[LineData, ...], currency: str) -> dict[str, Product]:
-    """Products by SKU; an unknown SKU becomes a product from the line's own data."""
+    """Products by SKU; an unknown SKU becomes a product from the line's own data.
+
+    Unknown SKUs are inserted in SKU order so that two pushes creating the same new
+    products lock them in the same order and cannot deadlock.
+    """
     skus = {line.sku for line in lines}
     products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
-    for line in lines:
-        if line.sku not in products:
-            product, _ = Product.objects.get_or_create(
-                sku=line.sku,
-                defaults={
-                    "name": line.name or line.sku,
-                    "price": line.unit_price,
-                    "currency": currency,
-                    "category": upsert_category(name=line.category),
-                },
-            )
-            products[line.sku] = product
+    unknown = {line.sku: line for line in lines if line.sku not in products}
+    if unknown:
+        categories = {
+            name: upsert_category(name=name)
+            for name in sorted({line.category for line in unknown.values()})
+        }
+        Product.objects.bulk_create(
+            [
+                Product(
+                    sku=sku,
+                    name=line.name or sku,
+                    price=line.unit_price,
+                    currency=currency,
+                    category=categories[line.category],
+                )
+                for sku, line in sorted(unknown.items())
+            ],
+            ignore_conflicts=True,
+        )
+        products.update(
+            (p.sku, p) for p in Product.objects.filter(sku__in=unknown.keys())
+        )
     return products
 
 
@@ -174,7 +197,7 @@ def upsert_order(
 ) -> UpsertResult:
     """Create the order, or bring it in line with `data` if it exists (by source and
     external id). Lines are matched on their external id; lines no longer in the push
-    are removed. Safe to run concurrently for the same order: the second waits on the
+    are removed; shipped/delivered times not in the push are kept. Safe to run concurrently for the same order: the second waits on the
     unique index, then updates the row the first created.
     """
     customer = upsert_customer(data=data.customer, consent_source=consent_source)
@@ -184,12 +207,17 @@ def upsert_order(
         "number": data.number,
         "customer": customer,
         "placed_at": data.placed_at,
-        "shipped_at": data.shipped_at,
-        "delivered_at": data.delivered_at,
         "currency": currency,
         "total": sum(
             (line.unit_price * line.quantity for line in data.lines), Decimal("0.00")
         ),
+    }
+    # A push that says nothing about shipping or delivery keeps the times we have
+    # (a 3PL may have reported them through record_delivery).
+    values |= {
+        name: getattr(data, name)
+        for name in ("shipped_at", "delivered_at")
+        if getattr(data, name) is not None
     }
     order, created = Order.objects.select_for_update().get_or_create(
         source=source, external_id=data.external_id, defaults=values
@@ -235,6 +263,31 @@ def upsert_order(
 
 
 @transaction.atomic
+def upsert_order_from_webhook(
+    *, platform: str, delivery_id: str, topic: str, data: OrderData
+) -> UpsertResult | None:
+    """Upsert an order pushed by Shopify or WooCommerce, once per delivery.
+
+    The delivery row is inserted first, in the same transaction as the order: a
+    delivery seen before (or being processed right now by another request, which
+    the unique index makes this one wait for) returns None and changes nothing.
+    """
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                platform=platform, delivery_id=delivery_id, topic=topic
+            )
+    except IntegrityError:
+        return None
+    result = upsert_order(
+        data=data, source=platform, consent_source=ConsentSource.WEBHOOK
+    )
+    delivery.order = result.order
+    delivery.save(update_fields=["order"])
+    return result
+
+
+@transaction.atomic
 def record_delivery(
     *,
     order: Order,
@@ -264,3 +317,20 @@ def purge_webhook_deliveries(*, older_than: datetime) -> int:
     """Forget delivery ids received before `older_than` (past the platforms' retries)."""
     deleted, _ = WebhookDelivery.objects.filter(received_at__lt=older_than).delete()
     return deleted
+
+
+class ApiTokenNameTaken(ValueError):
+    """A token with this name exists already; names identify the caller in logs."""
+
+
+def create_api_token(*, name: str) -> tuple[ApiToken, str]:
+    """Issue a token; the key is returned once and only its SHA-256 is stored."""
+    key = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            token = ApiToken.objects.create(
+                name=name, key_hash=ApiToken.hash_key(key), prefix=key[:8]
+            )
+    except IntegrityError as exc:
+        raise ApiTokenNameTaken(name) from exc
+    return token, key

@@ -186,6 +186,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {}  # {} keeps allauth's defaults; tests turn them off.
+ACCOUNT_USER_DISPLAY = "shop.accounts.user_display"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{WAGTAIL_SITE_NAME}] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
 ALLAUTH_TRUSTED_PROXY_COUNT = int(env("ALLAUTH_TRUSTED_PROXY_COUNT", "0"))
@@ -228,6 +229,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Document /api/v1/ only, not the Wagtail admin's internal API.
+    "PREPROCESSING_HOOKS": ["shop.api.public_endpoints_only"],
 }
 
 # Celery: Redis in production, kombu's filesystem transport for the one-command demo.

@@ -21,3 +21,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 SHOPIFY_WEBHOOK_SECRET = "shopify-test-secret"
 WOOCOMMERCE_WEBHOOK_SECRET = "woocommerce-test-secret"
 LOGGING["root"]["level"] = "WARNING"
+# Serve static files from the finders; there is no collectstatic in tests.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

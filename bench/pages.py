@@ -1,0 +1,289 @@
+"""Benchmark: pages per second on gunicorn + PostgreSQL, as ratios against a constant view.
+
+    .venv/bin/python -m bench.pages [--duration 10] [--connections 8]
+
+Creates a throwaway database (returnwise_bench_pages), migrates it and loads the demo
+data (`seed_demo`), starts gunicorn (config.wsgi with bench.settings: the dev settings,
+DEBUG=0, persistent database connections as in production, 2 sync workers) on a free
+port, and measures requests/s with `--connections` concurrent clients (wrk when it is
+installed, else a thread pool with http.client) for:
+
+- /bench/constant/: a view returning a constant through the whole middleware stack
+  (the baseline, added by bench/urls.py only);
+- /: the Wagtail home page;
+- /orders/: "My orders" of the demo customer (10 orders), signed in by a session cookie.
+
+Prints each figure and its ratio to the baseline. gunicorn is stopped and the database
+dropped at the end, also on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+DATABASE = "returnwise_bench_pages"
+WORKERS = 2
+DEMO_CUSTOMER = "customer"
+
+# path, what the page must contain (so an error page or a login form is not measured)
+PAGES = {
+    "constant view (baseline)": ("/bench/constant/", "ok"),
+    "home page": ("/", "Returns, made simple"),
+    "my orders (signed in)": ("/orders/", "RW100001"),
+}
+
+
+def admin_connection() -> psycopg.Connection:
+    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True)
+
+
+def recreate_database() -> None:
+    with admin_connection() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+
+
+def drop_database() -> None:
+    with admin_connection() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+def child_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": f"{SERVER_URL}/{DATABASE}",
+        "DEBUG": "0",
+        "DATABASE_CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+
+
+def manage(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=child_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def session_cookie() -> str:
+    """A signed-in session of the demo customer, stored in the database."""
+    script = (
+        "from django.contrib.auth import get_user_model; "
+        "from django.test import Client; "
+        "client = Client(); "
+        f"client.force_login(get_user_model().objects.get(username='{DEMO_CUSTOMER}')); "
+        "from django.conf import settings; "
+        "print(settings.SESSION_COOKIE_NAME + '=' + "
+        "client.cookies[settings.SESSION_COOKIE_NAME].value)"
+    )
+    return manage("shell", "-v", "0", "-c", script).strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=child_env(),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}")
+        try:
+            fetch(port, "/healthz", "")
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("gunicorn did not answer within 30 s")
+
+
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def fetch(port: int, path: str, cookie: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def check_page(port: int, path: str, cookie: str, expect: str) -> None:
+    status, body = fetch(port, path, cookie)
+    if status != 200 or expect not in body:
+        raise RuntimeError(f"GET {path}: {status}, {expect!r} not in the page")
+
+
+def measure_with_wrk(url: str, cookie: str, seconds: int, connections: int) -> dict:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--latency", url]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    if "Non-2xx or 3xx responses" in output or "Socket errors" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+
+    def milliseconds(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", output).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": milliseconds("50%"),
+        "p99": milliseconds("99%"),
+    }
+
+
+def measure_with_threads(
+    port: int, path: str, cookie: str, seconds: int, connections: int
+) -> dict:
+    """The same with http.client: each thread keeps its connection while the server
+    lets it (gunicorn's sync workers close it after every response)."""
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+    lock = threading.Lock()
+    headers = {"Cookie": cookie} if cookie else {}
+
+    def client() -> None:
+        mine, conn = [], None
+        while time.monotonic() < deadline:
+            conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            started = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {path}: {response.status}")
+            mine.append(time.perf_counter() - started)
+            if response.will_close:
+                conn.close()
+                conn = None
+        with lock:
+            latencies.extend(mine)
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(connections) as pool:
+        for future in [pool.submit(client) for _ in range(connections)]:
+            future.result()
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "rps": len(latencies) / (time.monotonic() - began),
+        "p50": cuts[49] * 1000,
+        "p99": cuts[98] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per page")
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    # Run the clean-up below on SIGTERM too (e.g. `timeout`), not only on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tool = "wrk" if shutil.which("wrk") else "http.client threads"
+    # An empty STATIC_ROOT: WhiteNoise warns about a missing one; no static file is fetched.
+    static_root = tempfile.TemporaryDirectory()
+    os.environ["STATIC_ROOT"] = static_root.name
+
+    began = time.perf_counter()
+    recreate_database()
+    server = None
+    try:
+        manage("migrate", "--noinput")
+        manage("seed_demo")
+        cookie = session_cookie()
+        port = free_port()
+        server = start_gunicorn(port)
+        print(
+            f"setup (database, migrations, demo data, gunicorn): "
+            f"{time.perf_counter() - began:.1f} s"
+        )
+        print(
+            f"gunicorn: {WORKERS} sync workers; {tool}: {args.connections} "
+            f"connections, {args.duration} s per page"
+        )
+
+        results = {}
+        for label, (path, expect) in PAGES.items():
+            page_cookie = cookie if path == "/orders/" else ""
+            check_page(port, path, page_cookie, expect)
+            if tool == "wrk":
+                results[label] = measure_with_wrk(
+                    f"http://127.0.0.1:{port}{path}",
+                    page_cookie,
+                    args.duration,
+                    args.connections,
+                )
+            else:
+                results[label] = measure_with_threads(
+                    port, path, page_cookie, args.duration, args.connections
+                )
+
+        baseline = results["constant view (baseline)"]["rps"]
+        for label, figures in results.items():
+            print(
+                f"{label:<26} {figures['rps']:>8,.0f} requests/s  "
+                f"p50 {figures['p50']:>6.1f} ms  p99 {figures['p99']:>6.1f} ms  "
+                f"ratio to constant {figures['rps'] / baseline:.2f}"
+            )
+    finally:
+        if server is not None:
+            stop_gunicorn(server)
+        drop_database()
+        static_root.cleanup()
+    print(f"total: {time.perf_counter() - began:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
