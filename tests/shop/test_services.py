@@ -360,6 +360,36 @@ def test_record_delivery_keeps_a_time_not_given():
     assert (order.shipped_at, order.delivered_at) == (shipped, delivered)
 
 
+@pytest.mark.django_db
+def test_a_push_without_delivery_times_keeps_the_ones_recorded():
+    # given an order whose delivery a 3PL reported
+    result = upsert_order(data=order_data())
+    shipped, delivered = PLACED + timedelta(days=1), PLACED + timedelta(days=3)
+    record_delivery(order=result.order, shipped_at=shipped, delivered_at=delivered)
+
+    # when the shop pushes the order again without any delivery times
+    upsert_order(data=order_data(number="#1042-b"))
+
+    # then the times are kept and the rest is updated
+    order = Order.objects.get()
+    assert (order.number, order.shipped_at, order.delivered_at) == (
+        "#1042-b",
+        shipped,
+        delivered,
+    )
+
+
+@pytest.mark.django_db
+def test_re_pushing_an_order_of_a_known_customer_costs_a_fixed_number_of_queries(
+    django_assert_num_queries,
+):
+    upsert_order(data=order_data())
+
+    # select customer, products, order, lines; savepoints; update order
+    with django_assert_num_queries(9):
+        upsert_order(data=order_data())
+
+
 # Webhook deliveries ---------------------------------------------------------
 
 
