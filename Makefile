@@ -83,6 +83,8 @@ bench: $(STAMP) ## Benchmarks (PostgreSQL), each printed as a ratio against a ba
 	$(BIN)/python -m bench.import_orders
 	$(BIN)/python -m bench.api_orders
 	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.ledger
+	$(BIN)/python -m bench.outbox
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var

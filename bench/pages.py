@@ -10,10 +10,16 @@ installed, else a thread pool with http.client) for:
 
 - /bench/constant/: a view returning a constant through the whole middleware stack
   (the baseline, added by bench/urls.py only);
-- /: the Wagtail home page;
+- /: the Wagtail home page (anonymous: served by the cms page cache after the first hit);
+- /returns/electronics/: a return policy page, cached, and with a query string (which
+  bypasses the page cache: a full Wagtail render);
+- /embed/policy/ELE-001/ and /api/v1/policies/for-product/ELE-001: the pre-purchase
+  embed and JSON (rendered answers kept in the cache until a page, product or category
+  changes, at most POLICY_EMBED_MAX_AGE);
 - /orders/: "My orders" of the demo customer (10 orders), signed in by a session cookie.
 
-Prints each figure and its ratio to the baseline. gunicorn is stopped and the database
+Prints each figure and its ratio to the baseline (the target for the anonymous pages
+is >= 0.5), and the number of queries of an uncached render of each page. gunicorn is stopped and the database
 dropped at the end, also on Ctrl-C or SIGTERM.
 """
 
@@ -47,6 +53,13 @@ DEMO_CUSTOMER = "customer"
 PAGES = {
     "constant view (baseline)": ("/bench/constant/", "ok"),
     "home page": ("/", "Returns, made simple"),
+    "policy page": ("/returns/electronics/", "Return electronics within 14 days"),
+    "policy page (uncached)": (
+        "/returns/electronics/?uncached=1",
+        "Return electronics within 14 days",
+    ),
+    "policy embed": ("/embed/policy/ELE-001/", "rw-policy"),
+    "policy JSON": ("/api/v1/policies/for-product/ELE-001", '"window_days":14'),
     "my orders (signed in)": ("/orders/", "RW100001"),
 }
 
@@ -102,6 +115,30 @@ def session_cookie() -> str:
         "client.cookies[settings.SESSION_COOKIE_NAME].value)"
     )
     return manage("shell", "-v", "0", "-c", script).strip().splitlines()[-1]
+
+
+def query_counts() -> dict[str, int]:
+    """Queries of one uncached render of each anonymous page (caches emptied)."""
+    paths = [path for path, _ in PAGES.values() if path not in ("/orders/",)]
+    script = (
+        "from django.core.cache import cache; "
+        "from django.db import connection; "
+        "from django.test import Client; "
+        "from django.test.utils import CaptureQueriesContext, override_settings; "
+        "client = Client(); "
+        "ctx = override_settings(PAGE_CACHE_SECONDS=0, ALLOWED_HOSTS=['*']); "
+        "ctx.enable(); "
+        f"paths = {paths!r}; "
+        "[client.get(path) for path in paths]; "
+        "counts = []\n"
+        "for path in paths:\n"
+        "    cache.clear()\n"
+        "    with CaptureQueriesContext(connection) as queries: client.get(path)\n"
+        "    counts.append(f'{path}={len(queries)}')\n"
+        "print(' '.join(counts))"
+    )
+    line = manage("shell", "-v", "0", "-c", script).strip().splitlines()[-1]
+    return dict(item.rsplit("=", 1) for item in line.split())
 
 
 def free_port() -> int:
@@ -243,6 +280,7 @@ def main() -> None:
         manage("migrate", "--noinput")
         manage("seed_demo")
         cookie = session_cookie()
+        queries = query_counts()
         port = free_port()
         server = start_gunicorn(port)
         print(
@@ -272,10 +310,13 @@ def main() -> None:
 
         baseline = results["constant view (baseline)"]["rps"]
         for label, figures in results.items():
+            path = PAGES[label][0]
+            count = queries.get(path)
             print(
                 f"{label:<26} {figures['rps']:>8,.0f} requests/s  "
                 f"p50 {figures['p50']:>6.1f} ms  p99 {figures['p99']:>6.1f} ms  "
                 f"ratio to constant {figures['rps'] / baseline:.2f}"
+                + (f"  ({count} queries uncached)" if count is not None else "")
             )
     finally:
         if server is not None:

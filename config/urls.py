@@ -7,6 +7,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from config import health
+from emails import webhooks as email_webhooks
 from shop import webhooks
 
 urlpatterns = [
@@ -21,14 +22,24 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
+    path("", include("cms.urls")),
     path("api/v1/", include("shop.api_urls")),
+    path("api/v1/", include("loyalty.api_urls")),
     path("webhooks/shopify/", webhooks.shopify, name="webhook-shopify"),
     path("webhooks/woocommerce/", webhooks.woocommerce, name="webhook-woocommerce"),
+    path(
+        "webhooks/sendgrid/events",
+        email_webhooks.sendgrid_events,
+        name="webhook-sendgrid-events",
+    ),
+    path("email/", include("emails.urls")),
 ]
 
 urlpatterns += i18n_patterns(
     path("accounts/", include("allauth.urls")),
     path("", include("shop.urls")),
+    path("", include("loyalty.urls")),
+    path("", include("cms.i18n_urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=False,
 )

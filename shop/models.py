@@ -20,6 +20,7 @@ class ConsentSource(models.TextChoices):
     ACCOUNT = "account", _("Account settings")
     IMPORT = "import", _("CSV import")
     WEBHOOK = "webhook", _("Shop webhook")
+    EMAIL_LINK = "email_link", _("E-mail link")
 
 
 class OrderSource(models.TextChoices):

@@ -29,3 +29,12 @@ def redis_url():
             pytest.fail("Redis is not running on 127.0.0.1:6379")
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request to a /nl/ URL activates Dutch in the test thread: reset it after."""
+    from django.utils import translation
+
+    yield
+    translation.activate("en")

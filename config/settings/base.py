@@ -38,6 +38,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 INSTALLED_APPS = [
     "shop",
     "cms",
+    "emails",
+    "loyalty",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
@@ -197,7 +199,7 @@ LOGIN_URL = "account_login"
 SENDGRID_API_KEY = env("SENDGRID_API_KEY")
 SENDGRID_API_HOST = env("SENDGRID_API_HOST", "https://api.sendgrid.com")
 SENDGRID_TIMEOUT = float(env("SENDGRID_TIMEOUT", "10"))
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# EMAIL_BACKEND and EMAIL_DELIVERY_BACKEND: see the e-mail outbox block at the end.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Returnwise <service@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -284,4 +286,71 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Loyalty: the daily scan expires balances, records expiry reminders and gives points
+# for kept orders (earning rules are a Wagtail setting, LoyaltySettings).
+CELERY_BEAT_SCHEDULE |= {
+    "scan-points": {
+        "task": "loyalty.tasks.scan_points_task",
+        "schedule": crontab(minute=41, hour=2),
+    },
+}
+
+# Return policies (cms) ---------------------------------------------------------------
+# wagtail.contrib.simple_translation: editors copy a page tree for translation.
+# corsheaders: the policy JSON and embed are fetched by the shop's pages (CORS below).
+INSTALLED_APPS += ["wagtail.contrib.simple_translation", "corsheaders"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
+    "corsheaders.middleware.CorsMiddleware",
+)
+# Last: serves anonymous visitors cached pages (cms/page_cache.py).
+MIDDLEWARE.append("cms.page_cache.AnonymousPageCacheMiddleware")
+# Seconds an anonymous page render is kept; 0 turns the page cache off.
+PAGE_CACHE_SECONDS = int(env("PAGE_CACHE_SECONDS", "600"))
+# Shop origins allowed to fetch the policy JSON and embed (scheme://host[:port]).
+POLICY_EMBED_ALLOWED_ORIGINS = env_list("POLICY_EMBED_ALLOWED_ORIGINS")
+CORS_ALLOWED_ORIGINS = POLICY_EMBED_ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/(api/v1/policies/|embed/policy/)"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+CORS_EXPOSE_HEADERS = ["ETag"]
+# Seconds the shop's visitors and CDNs may reuse a policy answer (a publish shows
+# within this time; ETags make the re-check cheap).
+POLICY_EMBED_MAX_AGE = int(env("POLICY_EMBED_MAX_AGE", "60"))
+# ISO 3166-1 countries the return policy applies to (schema.org applicableCountry).
+POLICY_COUNTRIES = env_list("POLICY_COUNTRIES", "NL,BE")
+
+# E-mail outbox (emails) ------------------------------------------------------------
+# Every e-mail is an outbox row (docs/adr/0002-email-outbox.md). Django's EMAIL_BACKEND
+# writes to the outbox too, so allauth's mails are stored, retried and listed in the
+# admin; the worker then sends through SendGrid (SENDGRID_API_KEY set) or, without a
+# key, through EMAIL_DELIVERY_BACKEND (console in dev, locmem in tests).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "emails.backends.OutboxEmailBackend")
+EMAIL_DELIVERY_BACKEND = env(
+    "EMAIL_DELIVERY_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+# SendGrid's Event Webhook verification key (base64 DER of the ECDSA public key, as
+# SendGrid shows it); unset: the webhook refuses every request.
+SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY = env("SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY")
+# A signed event older (or newer) than this is refused as a replay.
+EMAIL_WEBHOOK_MAX_AGE_SECONDS = int(env("EMAIL_WEBHOOK_MAX_AGE_SECONDS", "600"))
+# Messages one task claims and sends (one SendGrid request per 1,000 same-content).
+EMAIL_OUTBOX_BATCH_SIZE = int(env("EMAIL_OUTBOX_BATCH_SIZE", "1000"))
+# How long a worker holds claimed messages; past it, the sweep reclaims them.
+EMAIL_OUTBOX_LEASE_SECONDS = int(env("EMAIL_OUTBOX_LEASE_SECONDS", "120"))
+# Attempts (429/5xx/lost worker) before a message fails, and the backoff between them.
+EMAIL_OUTBOX_MAX_ATTEMPTS = int(env("EMAIL_OUTBOX_MAX_ATTEMPTS", "8"))
+EMAIL_OUTBOX_RETRY_BASE_SECONDS = float(env("EMAIL_OUTBOX_RETRY_BASE_SECONDS", "30"))
+EMAIL_OUTBOX_RETRY_MAX_SECONDS = float(env("EMAIL_OUTBOX_RETRY_MAX_SECONDS", "3600"))
+# After a timeout the request may have reached SendGrid: wait this long for one of its
+# events before sending once more.
+EMAIL_OUTBOX_AMBIGUOUS_RESEND_AFTER_SECONDS = int(
+    env("EMAIL_OUTBOX_AMBIGUOUS_RESEND_AFTER_SECONDS", "1800")
+)
+CELERY_BEAT_SCHEDULE |= {
+    "sweep-email-outbox": {
+        "task": "emails.tasks.sweep_outbox_task",
+        "schedule": timedelta(minutes=1),
+    },
 }

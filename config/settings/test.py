@@ -24,3 +24,8 @@ LOGGING["root"]["level"] = "WARNING"
 # Serve static files from the finders; there is no collectstatic in tests.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# E-mail outbox: the worker delivers into django.core.mail.outbox. (Django's test
+# set-up replaces EMAIL_BACKEND with locmem; tests/emails put the outbox back.)
+EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SENDGRID_API_KEY = ""
+SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY = ""

@@ -59,3 +59,69 @@ def test_home_page_falls_back_to_the_title_without_a_hero_title(client, home_pag
     response = client.get("/")
 
     assert "<h1>Home</h1>" in response.content.decode()
+
+
+def test_home_page_links_to_the_published_policies_and_its_cards(client, home_page):
+    from cms.models import ReturnPolicyIndexPage, ReturnPolicyPage
+    from tests.factories import CategoryFactory
+
+    index = home_page.add_child(
+        instance=ReturnPolicyIndexPage(title="Returns", slug="returns")
+    )
+    policy = index.add_child(
+        instance=ReturnPolicyPage(
+            title="Shoes", slug="shoes", summary="30 days for shoes.", live=False
+        )
+    )
+    policy.applies_to_categories.set([CategoryFactory()])
+    policy.save_revision().publish()
+    home_page.links = [
+        (
+            "card",
+            {
+                "title": "Reviews",
+                "text": "Tell others what you think.",
+                "page": None,
+                "url": "/reviews/",
+                "link_text": "Write a review",
+            },
+        ),
+        (
+            "card",
+            {
+                "title": "Our policies",
+                "text": "",
+                "page": index,
+                "url": "",
+                "link_text": "Read them",
+            },
+        ),
+    ]
+    home_page.save_revision().publish()
+
+    html = client.get("/").content.decode()
+
+    assert '<a href="/returns/shoes/">Shoes</a>' in html
+    assert "30 days for shoes." in html
+    assert '<a class="button" href="/reviews/">Write a review</a>' in html
+    assert '<a class="button" href="/returns/">Read them</a>' in html
+
+
+def test_a_link_card_needs_a_page_or_an_address_not_both(db):
+    from wagtail.blocks.struct_block import StructBlockValidationError
+
+    from cms.blocks import LinkCardBlock
+
+    block = LinkCardBlock()
+    for page, url in ((None, ""), (Page.get_first_root_node(), "/x/")):
+        value = block.to_python(
+            {
+                "title": "T",
+                "text": "",
+                "page": page and page.pk,
+                "url": url,
+                "link_text": "Go",
+            }
+        )
+        with pytest.raises(StructBlockValidationError):
+            block.clean(value)

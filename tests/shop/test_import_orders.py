@@ -9,6 +9,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
 
+from shop import imports
 from shop.imports import COLUMNS, import_orders_csv
 from shop.models import (
     Category,
@@ -721,3 +722,51 @@ def test_a_missing_file_is_named(tmp_path):
 
     # then
     assert str(refused.value) == f"No such file: {tmp_path / 'nope.csv'}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_writer_thread_writes_the_batches(tmp_path):
+    # given: no transaction open, so batches go to the writer thread's connection
+    path = write_csv(tmp_path, two_orders())
+
+    # when
+    first, _ = import_orders(path, "--batch-size", "1")
+    again, _ = import_orders(path, "--batch-size", "1")
+
+    # then
+    assert first.splitlines()[:2] == [
+        "Orders: 2 created, 0 updated, 0 unchanged.",
+        "Lines: 3 created, 0 updated, 0 removed.",
+    ]
+    assert again.splitlines()[0] == "Orders: 0 created, 0 updated, 2 unchanged."
+    assert counts() == {
+        "orders": 2,
+        "lines": 3,
+        "customers": 2,
+        "products": 2,
+        "categories": 2,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_batch_stops_the_import_and_keeps_the_batches_before_it(
+    tmp_path, monkeypatch
+):
+    # given: writing the second batch (order 1002) fails
+    write_batch = imports._upsert_batch
+
+    def fail_on_1002(batch, **kwargs):
+        if batch[0].external_id == "1002":
+            raise RuntimeError("the database went away")
+        write_batch(batch, **kwargs)
+
+    monkeypatch.setattr(imports, "_upsert_batch", fail_on_1002)
+    path = write_csv(tmp_path, two_orders())
+
+    # when
+    with pytest.raises(RuntimeError, match="the database went away"):
+        import_orders_csv(path=path, batch_size=1)
+
+    # then
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["1001"]
+    assert counts()["lines"] == 2

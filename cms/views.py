@@ -1,0 +1,105 @@
+"""Views outside Wagtail's page tree: the policy embed for the shop's product pages
+and the page the return insert's QR code opens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_safe
+
+from cms import policy_text
+from cms.embed import PolicyNotFound, cache_headers, etag_matches, policy_answer
+from cms.queries import policies_for
+from cms.return_links import InvalidReturnLink, order_for_return_token
+
+
+def _frame_ancestors(response: HttpResponse) -> HttpResponse:
+    origins = " ".join(settings.POLICY_EMBED_ALLOWED_ORIGINS)
+    response["Content-Security-Policy"] = f"frame-ancestors 'self' {origins}".strip()
+    return response
+
+
+@require_safe
+@xframe_options_exempt
+def policy_embed(request, sku: str):
+    """An HTML fragment for the shop's product page: inserted by script (CORS) or
+    framed (only by the allowed origins). Styles are inline and scoped."""
+    try:
+        answer = policy_answer(
+            kind="html", sku=sku, lang=request.GET.get("lang"), render=_render_embed
+        )
+    except PolicyNotFound as exc:
+        response = HttpResponse(
+            render_to_string("cms/policy_embed_missing.html", {"message": exc.message}),
+            status=exc.status,
+        )
+        return _frame_ancestors(response)
+    if etag_matches(request, answer.etag):
+        return cache_headers(HttpResponse(status=304), answer.etag)
+    response = HttpResponse(answer.body, content_type="text/html; charset=utf-8")
+    response["Content-Language"] = answer.lang
+    return _frame_ancestors(cache_headers(response, answer.etag))
+
+
+def _render_embed(found) -> bytes:
+    with translation.override(found.lang):
+        html = render_to_string(
+            "cms/policy_embed.html",
+            {
+                "rules": found.rules,
+                "headline": policy_text.headline(found.rules),
+                "lines": policy_text.rule_lines(found.rules),
+                "json_ld": policy_text.json_ld_script(found.rules),
+                "lang": found.lang,
+            },
+        )
+    return html.encode()
+
+
+@never_cache
+@require_safe
+def returns_start(request, token: str):
+    """Reserved for the returns portal (a later issue takes this URL over); until then
+    it shows the order's policies as they were when the order was placed."""
+    try:
+        order = order_for_return_token(token)
+    except InvalidReturnLink:
+        response = render(request, "cms/returns_start_invalid.html", status=404)
+    else:
+        lines = list(order.lines.select_related("product").order_by("pk"))
+        rules = policies_for(
+            [line.product for line in lines],
+            at=order.placed_at,
+            locale=translation.get_language(),
+        )
+        groups: dict = {}
+        for line in lines:
+            found = rules.get(line.product_id)
+            key = found.snapshot_id if found else None
+            group = groups.setdefault(
+                key,
+                {
+                    "rules": found,
+                    "lines": [],
+                    "rule_lines": policy_text.rule_lines(found) if found else [],
+                    "deadline": (
+                        found.return_deadline(order.delivered_at)
+                        if found and order.delivered_at and found.is_returnable
+                        else None
+                    ),
+                },
+            )
+            group["lines"].append(line)
+        response = render(
+            request,
+            "cms/returns_start.html",
+            {"order": order, "groups": list(groups.values())},
+        )
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
