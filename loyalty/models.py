@@ -234,8 +234,9 @@ class PointsEntry(AppendOnlyModel):
 
 
 class ExpiryReminder(models.Model):
-    """A reminder due to the customer that their points expire soon. The emails app
-    will send these; until then they are recorded, once per account and expiry date."""
+    """A reminder due to the customer that their points expire soon, recorded once
+    per account and expiry date. `sent_at` is when it was written to the e-mail
+    outbox (message key `points-expiry:<id>`); the outbox delivers it."""
 
     account = models.ForeignKey(
         PointsAccount, on_delete=models.PROTECT, related_name="expiry_reminders"

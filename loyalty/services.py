@@ -22,12 +22,16 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from dateutil.relativedelta import relativedelta
+from django import urls
 from django.db import connection, transaction
 from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from emails import services as outbox
+from emails.models import Category as EmailCategory
+from emails.rendering import site_url
 from loyalty.models import (
     Coupon,
     CouponKind,
@@ -51,6 +55,11 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 # How far back the daily scan looks for orders whose return window has closed.
 KEPT_ORDER_SCAN_DAYS = 90
+# shop.privacy.erased_email gives erased customers an address in the reserved
+# .invalid domain: nobody to write to.
+ERASED_EMAIL_SUFFIX = "@invalid"
+EXPIRY_REMINDER_TEMPLATE = "points_expiry"
+EXPIRY_REMINDER_SENDER = "loyalty:points-expiry"
 
 
 class LoyaltyError(Exception):
@@ -469,16 +478,21 @@ def expire_due(*, now: datetime) -> int:
 @transaction.atomic
 def record_expiry_reminders(*, now: datetime) -> int:
     """Record a reminder for each balance expiring within the reminder period, once
-    per account and expiry date; returns how many were new. Sent by the emails app."""
+    per account and expiry date, and hand it to the e-mail outbox in the same
+    transaction (enqueue_expiry_reminders); returns how many were new."""
     days = LoyaltySettings.load().reminder_days
-    due = PointsAccount.objects.filter(
-        balance__gt=0,
-        expires_at__gt=now,
-        expires_at__lte=now + relativedelta(days=days),
-    ).exclude(
-        Exists(
-            ExpiryReminder.objects.filter(
-                account=OuterRef("pk"), expires_on=OuterRef("expires_at__date")
+    due = (
+        PointsAccount.objects.filter(
+            balance__gt=0,
+            expires_at__gt=now,
+            expires_at__lte=now + relativedelta(days=days),
+        )
+        .exclude(customer__email__endswith=ERASED_EMAIL_SUFFIX)
+        .exclude(
+            Exists(
+                ExpiryReminder.objects.filter(
+                    account=OuterRef("pk"), expires_on=OuterRef("expires_at__date")
+                )
             )
         )
     )
@@ -492,7 +506,63 @@ def record_expiry_reminders(*, now: datetime) -> int:
         for account in due
     ]
     ExpiryReminder.objects.bulk_create(reminders, ignore_conflicts=True)
+    enqueue_expiry_reminders(now=now)
     return len(reminders)
+
+
+@transaction.atomic
+def enqueue_expiry_reminders(*, now: datetime) -> list[ExpiryReminder]:
+    """Write an e-mail to the outbox for every unsent reminder whose expiry still
+    stands (the balance is still there and no activity has moved the date on), and
+    mark it sent. A service message, keyed `points-expiry:<reminder id>`: running
+    this twice, or concurrently, writes one message. Returns the reminders sent."""
+    candidates = (
+        ExpiryReminder.objects.filter(
+            sent_at__isnull=True,
+            expires_on__gte=now.date(),
+            account__balance__gt=0,
+            account__expires_at__gt=now,
+        )
+        .exclude(account__customer__email__endswith=ERASED_EMAIL_SUFFIX)
+        .select_related("account__customer")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    sent = [
+        reminder
+        for reminder in candidates
+        if reminder.account.expires_at.date() == reminder.expires_on
+    ]
+    for reminder in sent:
+        _enqueue_expiry_email(reminder)
+        reminder.sent_at = now
+    ExpiryReminder.objects.filter(pk__in=[r.pk for r in sent]).update(sent_at=now)
+    return sent
+
+
+def _enqueue_expiry_email(reminder: ExpiryReminder) -> None:
+    account = reminder.account
+    customer = account.customer
+    with translation.override(customer.language):
+        # The customer's own date format and language prefix (/nl/points/).
+        expires_on_display = formats.date_format(reminder.expires_on, "DATE_FORMAT")
+        my_points_url = site_url(urls.reverse("loyalty:my_points"))
+    outbox.enqueue(
+        key=f"points-expiry:{reminder.pk}",
+        to_email=customer.email,
+        customer=customer,
+        category=EmailCategory.SERVICE,
+        language=customer.language,
+        sender_label=EXPIRY_REMINDER_SENDER,
+        template=EXPIRY_REMINDER_TEMPLATE,
+        context={
+            "first_name": customer.first_name,
+            "points": account.balance,
+            "expires_on": reminder.expires_on.isoformat(),
+            "expires_on_display": expires_on_display,
+            "my_points_url": my_points_url,
+        },
+    )
 
 
 # Earning rules ------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from loyalty import services
 
 @shared_task(time_limit=1800, soft_time_limit=1700, acks_late=True)
 def scan_points_task() -> dict[str, int]:
-    """Expire due balances, record due reminders and give points for kept orders.
-    Each step is idempotent by key, so running it twice changes nothing more."""
+    """Expire due balances, record due reminders (writing their e-mails to the
+    outbox) and give points for kept orders. Each step is idempotent by key, so
+    running it twice changes nothing more."""
     now = timezone.now()
     return {
         "expired": services.expire_due(now=now),
