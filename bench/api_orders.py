@@ -20,117 +20,23 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+from bench.harness import child_env, gunicorn, manage, throwaway_database
+
 DATABASE = "returnwise_bench_api"
 SEED = 20240602
 SKUS = 500
 CUSTOMERS = 3000
 CATEGORIES = ["Shirts", "Trousers", "Dresses", "Shoes", "Knitwear", "Accessories"]
 WORKERS = 2
-
-
-def admin_connection() -> psycopg.Connection:
-    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True)
-
-
-def recreate_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
-def child_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "DATABASE_URL": f"{SERVER_URL}/{DATABASE}",
-        "DEBUG": "0",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    }
-
-
-def manage(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=child_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--timeout",
-            "120",
-        ],
-        cwd=BASE_DIR,
-        env=child_env(),
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/schema/")
-            conn.getresponse().read()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("gunicorn did not answer within 30 s")
-
-
-def stop_gunicorn(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 class Client:
@@ -239,8 +145,6 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=WORKERS)
     parser.add_argument("--update-pass", action="store_true")
     args = parser.parse_args()
-    # Run the clean-up below on SIGTERM too (e.g. `timeout`), not only on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     rng = random.Random(SEED)
     products = catalogue(rng)
@@ -254,47 +158,45 @@ def main() -> None:
     )
 
     began = time.perf_counter()
-    recreate_database()
-    server = None
-    try:
-        manage("migrate", "--noinput")
-        key = manage("create_api_token", "bench").strip()
-        port = free_port()
-        server = start_gunicorn(port)
-        client = Client(port, key)
-        print(
-            f"setup (database, migrations, gunicorn): {time.perf_counter() - began:.1f} s"
-        )
-
-        started = time.perf_counter()
-        for product in products:
-            status, payload, _ = client.send(
-                "PUT", f"/api/v1/products/{product['sku']}", product
+    env = child_env(
+        DATABASE, DATABASE_CONN_MAX_AGE="60", ALLOWED_HOSTS="127.0.0.1,localhost"
+    )
+    with throwaway_database(DATABASE) as database_url:
+        manage(env, "migrate", "--noinput")
+        key = manage(env, "create_api_token", "bench").strip()
+        with gunicorn(env, workers=WORKERS, timeout=120) as port:
+            client = Client(port, key)
+            print(
+                "setup (database, migrations, gunicorn): "
+                f"{time.perf_counter() - began:.1f} s"
             )
-            if status != 201:
-                raise RuntimeError(f"product failed: {status} {payload}")
-        seconds = time.perf_counter() - started
-        print(
-            f"catalogue: {SKUS} products, one PUT each: {SKUS / seconds:,.0f} requests/s"
-        )
 
-        wall, latencies = push_batches(client, batches, args.clients, "created")
-        report("create", args.orders, wall, latencies)
-        if args.update_pass:
-            wall, latencies = push_batches(client, batches, args.clients, "updated")
-            report("update (same orders again)", args.orders, wall, latencies)
+            started = time.perf_counter()
+            for product in products:
+                status, payload, _ = client.send(
+                    "PUT", f"/api/v1/products/{product['sku']}", product
+                )
+                if status != 201:
+                    raise RuntimeError(f"product failed: {status} {payload}")
+            seconds = time.perf_counter() - started
+            print(
+                f"catalogue: {SKUS} products, one PUT each: "
+                f"{SKUS / seconds:,.0f} requests/s"
+            )
 
-        with psycopg.connect(f"{SERVER_URL}/{DATABASE}") as conn:
+            wall, latencies = push_batches(client, batches, args.clients, "created")
+            report("create", args.orders, wall, latencies)
+            if args.update_pass:
+                wall, latencies = push_batches(client, batches, args.clients, "updated")
+                report("update (same orders again)", args.orders, wall, latencies)
+
+        with psycopg.connect(database_url) as conn:
             stored = conn.execute("SELECT count(*) FROM shop_order").fetchone()[0]
             stored_lines = conn.execute(
                 "SELECT count(*) FROM shop_orderline"
             ).fetchone()[0]
         assert (stored, stored_lines) == (args.orders, lines), (stored, stored_lines)
         print(f"stored: {stored:,} orders, {stored_lines:,} lines (no duplicates)")
-    finally:
-        if server is not None:
-            stop_gunicorn(server)
-        drop_database()
     print(f"total: {time.perf_counter() - began:.1f} s")
 
 

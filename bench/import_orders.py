@@ -27,9 +27,9 @@ from pathlib import Path
 
 import psycopg
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from bench.harness import BASE_DIR, child_env, database_url, throwaway_database
+
 BENCH_DIR = BASE_DIR / "var" / "bench"
-SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "returnwise_bench_import"
 SEED = 20240601
 TARGET_RATIO = 8.0
@@ -152,32 +152,6 @@ def generate_csv(path: Path, *, orders: int, customers: int, products: int) -> i
     return written
 
 
-def admin_connection() -> psycopg.Connection:
-    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True)
-
-
-def recreate_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
-def child_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "DATABASE_URL": f"{SERVER_URL}/{DATABASE}",
-        # dev turns DEBUG on, which makes every query build its SQL text for the log.
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
 @dataclass
 class Run:
     wall: float  # seconds
@@ -186,7 +160,7 @@ class Run:
     output: str
 
 
-def run(args: list[str]) -> Run:
+def run(args: list[str], env: dict[str, str]) -> Run:
     """Run a child, measured on its own: wait4 gives its rusage alone (RUSAGE_CHILDREN
     would mix in migrate)."""
     with (
@@ -194,9 +168,7 @@ def run(args: list[str]) -> Run:
         tempfile.TemporaryFile() as err,
     ):
         started = time.perf_counter()
-        child = subprocess.Popen(
-            args, cwd=BASE_DIR, env=child_env(), stdout=out, stderr=err
-        )
+        child = subprocess.Popen(args, cwd=BASE_DIR, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -213,15 +185,15 @@ def run(args: list[str]) -> Run:
     )
 
 
-def run_import(csv_path: Path, batch_size: int | None) -> Run:
+def run_import(csv_path: Path, batch_size: int | None, env: dict[str, str]) -> Run:
     args = [sys.executable, "manage.py", "import_orders", str(csv_path)]
     if batch_size:
         args += ["--batch-size", str(batch_size)]
-    return run(args)
+    return run(args, env)
 
 
 def run_copy(csv_path: Path) -> tuple[float, int]:
-    with psycopg.connect(f"{SERVER_URL}/{DATABASE}") as conn:
+    with psycopg.connect(database_url(DATABASE)) as conn:
         conn.execute(COPY_TABLE)
         conn.commit()
         started = time.perf_counter()
@@ -248,7 +220,7 @@ def counts() -> dict[str, int]:
         "products": "shop_product",
         "categories": "shop_category",
     }
-    with psycopg.connect(f"{SERVER_URL}/{DATABASE}") as conn:
+    with psycopg.connect(database_url(DATABASE)) as conn:
         return {
             name: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for name, table in tables.items()
@@ -280,17 +252,17 @@ def main() -> None:
         f"({time.perf_counter() - started:.1f} s to generate) -> {csv_path}"
     )
 
-    recreate_database()
-    try:
-        run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"])
-        first = run_import(csv_path, options.batch_size)
+    env = child_env(DATABASE)
+    with throwaway_database(DATABASE):
+        run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env)
+        first = run_import(csv_path, options.batch_size, env)
         print(
             f"import (empty database): {first.wall:.2f} s wall, {first.cpu:.2f} s CPU, "
             f"peak RSS {first.rss:.0f} MB"
         )
         print("  " + first.output.strip().replace("\n", "\n  "))
         print(f"  rows in the database: {counts()}")
-        again = run_import(csv_path, options.batch_size)
+        again = run_import(csv_path, options.batch_size, env)
         print(
             f"import again (unchanged): {again.wall:.2f} s wall, {again.cpu:.2f} s CPU, "
             f"peak RSS {again.rss:.0f} MB"
@@ -298,8 +270,6 @@ def main() -> None:
         print("  " + again.output.strip().splitlines()[0])
         copy_wall, copied = run_copy(csv_path)
         print(f"COPY of the same rows: {copy_wall:.2f} s ({copied:,} rows)")
-    finally:
-        drop_database()
 
     rss = max(first.rss, again.rss)
     ratio = first.wall / copy_wall

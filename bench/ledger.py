@@ -22,9 +22,8 @@ import os
 import statistics
 import time
 
-import psycopg
+from bench.harness import child_env, throwaway_database
 
-SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "returnwise_bench_ledger"
 TARGET_RATIO = 5.0
 CUSTOMERS = 500
@@ -45,26 +44,8 @@ CREATE TABLE bench_plain_entries (
 """
 
 
-def admin_connection() -> psycopg.Connection:
-    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True)
-
-
-def recreate_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
 def setup_django() -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
-    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{DATABASE}"
-    os.environ["DEBUG"] = "0"  # DEBUG would keep every query's SQL in memory
-    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.update(child_env(DATABASE))
     import django
 
     django.setup()
@@ -173,8 +154,7 @@ def main() -> None:
     parser.add_argument("--awards", type=int, default=5000)
     args = parser.parse_args()
 
-    recreate_database()
-    try:
+    with throwaway_database(DATABASE):
         setup_django()
         award_seconds, insert_seconds = bench_awards(args.awards)
         reads = bench_balance_reads()
@@ -184,8 +164,6 @@ def main() -> None:
 
         mismatches = ledger_mismatches()
         connections.close_all()
-    finally:
-        drop_database()
 
     ratio = award_seconds / insert_seconds
     print(f"award_points : {args.awards / award_seconds:8.0f} entries/s")

@@ -27,24 +27,17 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import psycopg
+from bench.harness import child_env, gunicorn, manage, throwaway_database
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "returnwise_bench_pages"
 WORKERS = 2
 DEMO_CUSTOMER = "customer"
@@ -64,46 +57,7 @@ PAGES = {
 }
 
 
-def admin_connection() -> psycopg.Connection:
-    return psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True)
-
-
-def recreate_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database() -> None:
-    with admin_connection() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
-def child_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": f"{SERVER_URL}/{DATABASE}",
-        "DEBUG": "0",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
-
-
-def manage(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=child_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
-
-
-def session_cookie() -> str:
+def session_cookie(env: dict[str, str]) -> str:
     """A signed-in session of the demo customer, stored in the database."""
     script = (
         "from django.contrib.auth import get_user_model; "
@@ -114,10 +68,10 @@ def session_cookie() -> str:
         "print(settings.SESSION_COOKIE_NAME + '=' + "
         "client.cookies[settings.SESSION_COOKIE_NAME].value)"
     )
-    return manage("shell", "-v", "0", "-c", script).strip().splitlines()[-1]
+    return manage(env, "shell", "-v", "0", "-c", script).strip().splitlines()[-1]
 
 
-def query_counts() -> dict[str, int]:
+def query_counts(env: dict[str, str]) -> dict[str, int]:
     """Queries of one uncached render of each anonymous page (caches emptied)."""
     paths = [path for path, _ in PAGES.values() if path not in ("/orders/",)]
     script = (
@@ -137,53 +91,8 @@ def query_counts() -> dict[str, int]:
         "    counts.append(f'{path}={len(queries)}')\n"
         "print(' '.join(counts))"
     )
-    line = manage("shell", "-v", "0", "-c", script).strip().splitlines()[-1]
+    line = manage(env, "shell", "-v", "0", "-c", script).strip().splitlines()[-1]
     return dict(item.rsplit("=", 1) for item in line.split())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=child_env(),
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        try:
-            fetch(port, "/healthz", "")
-            return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("gunicorn did not answer within 30 s")
-
-
-def stop_gunicorn(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def fetch(port: int, path: str, cookie: str) -> tuple[int, str]:
@@ -266,47 +175,50 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per page")
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
-    # Run the clean-up below on SIGTERM too (e.g. `timeout`), not only on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tool = "wrk" if shutil.which("wrk") else "http.client threads"
-    # An empty STATIC_ROOT: WhiteNoise warns about a missing one; no static file is fetched.
-    static_root = tempfile.TemporaryDirectory()
-    os.environ["STATIC_ROOT"] = static_root.name
 
     began = time.perf_counter()
-    recreate_database()
-    server = None
-    try:
-        manage("migrate", "--noinput")
-        manage("seed_demo")
-        cookie = session_cookie()
-        queries = query_counts()
-        port = free_port()
-        server = start_gunicorn(port)
-        print(
-            f"setup (database, migrations, demo data, gunicorn): "
-            f"{time.perf_counter() - began:.1f} s"
+    # An empty STATIC_ROOT: WhiteNoise warns about a missing one; no static file is fetched.
+    with (
+        tempfile.TemporaryDirectory() as static_root,
+        throwaway_database(DATABASE),
+    ):
+        env = child_env(
+            DATABASE,
+            settings="bench.settings",
+            DATABASE_CONN_MAX_AGE="60",
+            ALLOWED_HOSTS="127.0.0.1",
+            STATIC_ROOT=static_root,
         )
-        print(
-            f"gunicorn: {WORKERS} sync workers; {tool}: {args.connections} "
-            f"connections, {args.duration} s per page"
-        )
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo")
+        cookie = session_cookie(env)
+        queries = query_counts(env)
+        with gunicorn(env, workers=WORKERS) as port:
+            print(
+                f"setup (database, migrations, demo data, gunicorn): "
+                f"{time.perf_counter() - began:.1f} s"
+            )
+            print(
+                f"gunicorn: {WORKERS} sync workers; {tool}: {args.connections} "
+                f"connections, {args.duration} s per page"
+            )
 
-        results = {}
-        for label, (path, expect) in PAGES.items():
-            page_cookie = cookie if path == "/orders/" else ""
-            check_page(port, path, page_cookie, expect)
-            if tool == "wrk":
-                results[label] = measure_with_wrk(
-                    f"http://127.0.0.1:{port}{path}",
-                    page_cookie,
-                    args.duration,
-                    args.connections,
-                )
-            else:
-                results[label] = measure_with_threads(
-                    port, path, page_cookie, args.duration, args.connections
-                )
+            results = {}
+            for label, (path, expect) in PAGES.items():
+                page_cookie = cookie if path == "/orders/" else ""
+                check_page(port, path, page_cookie, expect)
+                if tool == "wrk":
+                    results[label] = measure_with_wrk(
+                        f"http://127.0.0.1:{port}{path}",
+                        page_cookie,
+                        args.duration,
+                        args.connections,
+                    )
+                else:
+                    results[label] = measure_with_threads(
+                        port, path, page_cookie, args.duration, args.connections
+                    )
 
         baseline = results["constant view (baseline)"]["rps"]
         for label, figures in results.items():
@@ -318,11 +230,6 @@ def main() -> None:
                 f"ratio to constant {figures['rps'] / baseline:.2f}"
                 + (f"  ({count} queries uncached)" if count is not None else "")
             )
-    finally:
-        if server is not None:
-            stop_gunicorn(server)
-        drop_database()
-        static_root.cleanup()
     print(f"total: {time.perf_counter() - began:.1f} s")
 
 
