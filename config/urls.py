@@ -25,6 +25,8 @@ urlpatterns = [
     path("", include("cms.urls")),
     path("api/v1/", include("shop.api_urls")),
     path("api/v1/", include("loyalty.api_urls")),
+    path("", include("reviews.urls")),
+    path("", include("returns.urls")),
     path("webhooks/shopify/", webhooks.shopify, name="webhook-shopify"),
     path("webhooks/woocommerce/", webhooks.woocommerce, name="webhook-woocommerce"),
     path(
@@ -39,6 +41,8 @@ urlpatterns += i18n_patterns(
     path("accounts/", include("allauth.urls")),
     path("", include("shop.urls")),
     path("", include("loyalty.urls")),
+    path("", include("reviews.i18n_urls")),
+    path("", include("returns.i18n_urls")),
     path("", include("cms.i18n_urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=False,

@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "cms",
     "emails",
     "loyalty",
+    "reviews",
+    "returns",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
@@ -354,3 +356,7 @@ CELERY_BEAT_SCHEDULE |= {
         "schedule": timedelta(minutes=1),
     },
 }
+
+# --- Reviews (reviews/) ---------------------------------------------------------------
+
+# --- Returns (returns/) ---------------------------------------------------------------
