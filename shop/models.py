@@ -131,11 +131,13 @@ class Order(models.Model):
     )
     external_id = models.CharField(_("external id"), max_length=64)
     number = models.CharField(_("order number"), max_length=64)
+    # No index of its own: the (customer, -placed_at) index below starts with it.
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
         on_delete=models.PROTECT,
         related_name="orders",
+        db_index=False,
     )
     placed_at = models.DateTimeField(_("placed at"))
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
@@ -166,8 +168,13 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
+    # No index of its own: the unique (order, external_id) constraint starts with it.
     order = models.ForeignKey(
-        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines"
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,
     )
     external_id = models.CharField(_("external id"), max_length=64)
     product = models.ForeignKey(
