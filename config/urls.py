@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include("loyalty.api_urls")),
     path("", include("reviews.urls")),
     path("", include("returns.urls")),
+    path("", include("insights.urls")),
     path("webhooks/shopify/", webhooks.shopify, name="webhook-shopify"),
     path("webhooks/woocommerce/", webhooks.woocommerce, name="webhook-woocommerce"),
     path(
