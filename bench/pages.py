@@ -16,7 +16,12 @@ installed, else a thread pool with http.client) for:
 - /embed/policy/ELE-001/ and /api/v1/policies/for-product/ELE-001: the pre-purchase
   embed and JSON (rendered answers kept in the cache until a page, product or category
   changes, at most POLICY_EMBED_MAX_AGE);
-- /orders/: "My orders" of the demo customer (10 orders), signed in by a session cookie.
+- /orders/: "My orders" of the demo customer (10 orders), signed in by a session cookie;
+- /products/ELE-001/reviews/: the product reviews page of a product given 10,000 extra
+  approved reviews (cached for anonymous visitors, CSRF token put in per visitor),
+  /embed/reviews/ELE-001/ (the review embed) and /api/v1/products/ELE-001/reviews
+  (the JSON); then, on a second gunicorn with REVIEWS_CACHE_SECONDS=0, the same three
+  uncached (every request renders: the ratio is reported, there is no target).
 
 Prints each figure and its ratio to the baseline (the target for the anonymous pages
 is >= 0.5), and the number of queries of an uncached render of each page. gunicorn is stopped and the database
@@ -41,6 +46,8 @@ from bench.harness import child_env, gunicorn, manage, throwaway_database
 DATABASE = "returnwise_bench_pages"
 WORKERS = 2
 DEMO_CUSTOMER = "customer"
+REVIEWED_SKU = "ELE-001"
+EXTRA_REVIEWS = 10_000
 
 # path, what the page must contain (so an error page or a login form is not measured)
 PAGES = {
@@ -54,6 +61,15 @@ PAGES = {
     "policy embed": ("/embed/policy/ELE-001/", "rw-policy"),
     "policy JSON": ("/api/v1/policies/for-product/ELE-001", '"window_days":14'),
     "my orders (signed in)": ("/orders/", "RW100001"),
+    "product reviews (10k)": (f"/products/{REVIEWED_SKU}/reviews/", "rw-review"),
+    "review embed (10k)": (f"/embed/reviews/{REVIEWED_SKU}/", "rw-reviews-embed"),
+    "review JSON (10k)": (f"/api/v1/products/{REVIEWED_SKU}/reviews", '"aggregate"'),
+}
+# Measured on a second server with the review cache off (REVIEWS_CACHE_SECONDS=0).
+UNCACHED_REVIEW_PAGES = {
+    "product reviews, uncached": PAGES["product reviews (10k)"],
+    "review embed, uncached": PAGES["review embed (10k)"],
+    "review JSON, uncached": PAGES["review JSON (10k)"],
 }
 
 
@@ -69,6 +85,32 @@ def session_cookie(env: dict[str, str]) -> str:
         "client.cookies[settings.SESSION_COOKIE_NAME].value)"
     )
     return manage(env, "shell", "-v", "0", "-c", script).strip().splitlines()[-1]
+
+
+def seed_reviews(env: dict[str, str], sku: str, count: int) -> None:
+    """`count` approved reviews of one product (one order, `count` lines), in bulk."""
+    script = (
+        "import datetime\n"
+        "from django.utils import timezone\n"
+        "from reviews.models import Review\n"
+        "from shop.models import Customer, Order, OrderLine, Product\n"
+        f"product = Product.objects.get(sku={sku!r})\n"
+        "now = timezone.now()\n"
+        "customer, _ = Customer.objects.get_or_create(email='bench-reviewer@example.com',"
+        " defaults={'first_name': 'Bench', 'last_name': 'Reviewer'})\n"
+        "order = Order.objects.create(external_id='bench-reviews', number='BENCH-1',"
+        " customer=customer, placed_at=now, delivered_at=now, currency='EUR')\n"
+        "lines = OrderLine.objects.bulk_create(OrderLine(order=order,"
+        " external_id=f'b{n}', product=product, quantity=1, unit_price=product.price)"
+        f" for n in range({count}))\n"
+        "Review.objects.bulk_create(Review(order_line=line, customer=customer,"
+        " product=product, rating=(1, 5, 5, 4, 5, 3, 5, 4, 2, 5)[n % 10],"
+        " title=f'Review {n}', body=f'Bench review number {n}, a few words long.',"
+        " status='approved', rewarded=n % 3 == 0, points_awarded=50 if n % 3 == 0 else 0,"
+        " helpful_count=n % 7, approved_at=now - datetime.timedelta(minutes=n))"
+        " for n, line in enumerate(lines))\n"
+    )
+    manage(env, "shell", "-v", "0", "-c", script)
 
 
 def query_counts(env: dict[str, str]) -> dict[str, int]:
@@ -170,6 +212,25 @@ def measure_with_threads(
     }
 
 
+def measure_pages(port: int, pages: dict, cookie: str, tool: str, args) -> dict:
+    results = {}
+    for label, (path, expect) in pages.items():
+        page_cookie = cookie if path == "/orders/" else ""
+        check_page(port, path, page_cookie, expect)
+        if tool == "wrk":
+            results[label] = measure_with_wrk(
+                f"http://127.0.0.1:{port}{path}",
+                page_cookie,
+                args.duration,
+                args.connections,
+            )
+        else:
+            results[label] = measure_with_threads(
+                port, path, page_cookie, args.duration, args.connections
+            )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per page")
@@ -192,6 +253,7 @@ def main() -> None:
         )
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo")
+        seed_reviews(env, REVIEWED_SKU, EXTRA_REVIEWS)
         cookie = session_cookie(env)
         queries = query_counts(env)
         with gunicorn(env, workers=WORKERS) as port:
@@ -204,28 +266,17 @@ def main() -> None:
                 f"connections, {args.duration} s per page"
             )
 
-            results = {}
-            for label, (path, expect) in PAGES.items():
-                page_cookie = cookie if path == "/orders/" else ""
-                check_page(port, path, page_cookie, expect)
-                if tool == "wrk":
-                    results[label] = measure_with_wrk(
-                        f"http://127.0.0.1:{port}{path}",
-                        page_cookie,
-                        args.duration,
-                        args.connections,
-                    )
-                else:
-                    results[label] = measure_with_threads(
-                        port, path, page_cookie, args.duration, args.connections
-                    )
+            results = measure_pages(port, PAGES, cookie, tool, args)
+        uncached_env = {**env, "REVIEWS_CACHE_SECONDS": "0"}
+        with gunicorn(uncached_env, workers=WORKERS) as port:
+            results |= measure_pages(port, UNCACHED_REVIEW_PAGES, "", tool, args)
 
         baseline = results["constant view (baseline)"]["rps"]
         for label, figures in results.items():
-            path = PAGES[label][0]
+            path = (PAGES | UNCACHED_REVIEW_PAGES)[label][0]
             count = queries.get(path)
             print(
-                f"{label:<26} {figures['rps']:>8,.0f} requests/s  "
+                f"{label:<28} {figures['rps']:>8,.0f} requests/s  "
                 f"p50 {figures['p50']:>6.1f} ms  p99 {figures['p99']:>6.1f} ms  "
                 f"ratio to constant {figures['rps'] / baseline:.2f}"
                 + (f"  ({count} queries uncached)" if count is not None else "")

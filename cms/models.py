@@ -60,7 +60,12 @@ class HomePage(AnonymousCachedPage, Page):
     ]
 
     parent_page_types = ["wagtailcore.Page"]
-    subpage_types = ["cms.ReturnPolicyIndexPage"]
+    # Strings, not imports: the reviews app sits above cms and owns these page types.
+    subpage_types = [
+        "cms.ReturnPolicyIndexPage",
+        "reviews.FeedbackWallPage",
+        "reviews.ReviewPolicyPage",
+    ]
     max_count_per_parent = 1
 
     class Meta:

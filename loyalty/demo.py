@@ -1,15 +1,17 @@
-"""Demo loyalty data, run by `seed_demo` after the shop's: the rewards catalogue and a
-year of points for the demo customer and some 40 others (review points after delivery,
-a redemption or two, store credit for the demo customer).
+"""Demo loyalty data, run by `seed_demo` after the shop's: the rewards catalogue and the
+demo customer's welcome bonus, a redemption and store credit.
 
-Deterministic and idempotent: every entry has a key derived from the order's external
-id or the customer's e-mail (never a database id), dated from the orders themselves,
-so a second run finds every key and writes nothing.
+Review points are not made up here: reviews/demo.py (which runs after this) writes
+real reviews and approves them through reviews/services.py, which awards them in this
+ledger under `review:<id>` and `review-photo:<id>`.
+
+Deterministic and idempotent: every entry has a key derived from the customer's
+e-mail (never a database id), dated from their orders, so a second run finds every
+key and writes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -26,8 +28,7 @@ from loyalty.models import (
 from shop.models import Customer, Order
 
 DEMO_CUSTOMER_EMAIL = "customer@example.com"
-OTHER_CUSTOMERS = 40
-REVIEW_POINTS = 50
+WELCOME_POINTS = 600
 
 REWARDS = [
     {
@@ -55,15 +56,6 @@ REWARDS = [
 ]
 
 
-def _reviewed(external_id: str) -> bool:
-    """About two in three delivered orders get a review, the same ones every run."""
-    return hashlib.sha256(external_id.encode()).digest()[0] % 3 != 0
-
-
-def _has_photo(external_id: str) -> bool:
-    return hashlib.sha256(external_id.encode()).digest()[1] % 2 == 0
-
-
 def seed_rewards() -> int:
     created = 0
     for values in REWARDS:
@@ -74,67 +66,43 @@ def seed_rewards() -> int:
     return created
 
 
-def _customers() -> list[Customer]:
-    demo = list(Customer.objects.filter(email=DEMO_CUSTOMER_EMAIL))
-    others = list(
-        Customer.objects.filter(orders__external_id__startswith="demo-")
-        .exclude(email=DEMO_CUSTOMER_EMAIL)
-        .distinct()
-        .order_by("email")[:OTHER_CUSTOMERS]
-    )
-    return demo + others
-
-
 def seed_histories() -> None:
-    rewards = {reward.kind: reward for reward in Reward.objects.all()}
-    for customer in _customers():
-        orders = Order.objects.filter(
+    """The demo customer: a welcome bonus after their last delivery, free shipping
+    redeemed with it, and a refund as store credit."""
+    customer = Customer.objects.filter(email=DEMO_CUSTOMER_EMAIL).first()
+    if customer is None:
+        return
+    last_order = (
+        Order.objects.filter(customer=customer, delivered_at__isnull=False)
+        .order_by("-delivered_at", "-pk")
+        .first()
+    )
+    if last_order is None:
+        return
+    last = last_order.delivered_at
+    services.award_points(
+        customer=customer,
+        points=WELCOME_POINTS,
+        key="demo:welcome:customer@example.com",
+        reason="Welcome bonus",
+        now=last + timedelta(days=3),
+    )
+    reward = Reward.objects.filter(kind=RewardKind.FREE_SHIPPING).first()
+    if reward is not None:
+        services.redeem(
             customer=customer,
-            external_id__startswith="demo-",
-            delivered_at__isnull=False,
-        ).order_by("delivered_at", "pk")
-        last, earned = None, 0
-        for order in orders:
-            if (
-                not _reviewed(order.external_id)
-                and customer.email != DEMO_CUSTOMER_EMAIL
-            ):
-                continue
-            last = order.delivered_at + timedelta(days=5)
-            points = REVIEW_POINTS + (25 if _has_photo(order.external_id) else 0)
-            earned += points
-            services.award_points(
-                customer=customer,
-                points=points,
-                key=f"demo:review:{order.external_id}",
-                reason=f"Review of order {order.number} approved",
-                now=last,
-            )
-        reward = rewards.get(RewardKind.FREE_SHIPPING)
-        # Decided on the planned points, not the live balance, so reruns agree.
-        if reward and last and earned >= 600:
-            services.redeem(
-                customer=customer,
-                reward=reward,
-                key=f"demo:redeem:{customer.email}",
-                now=last + timedelta(days=2),
-            )
-        if customer.email == DEMO_CUSTOMER_EMAIL and last:
-            services.award_points(
-                customer=customer,
-                points=600,
-                key="demo:welcome:customer@example.com",
-                reason="Welcome bonus",
-                now=last + timedelta(days=3),
-            )
-            services.credit_store(
-                customer=customer,
-                amount=Decimal("15.00"),
-                currency="EUR",
-                key="demo:credit:customer@example.com",
-                reason="Return refunded as store credit",
-                now=last,
-            )
+            reward=reward,
+            key=f"demo:redeem:{customer.email}",
+            now=last + timedelta(days=4),
+        )
+    services.credit_store(
+        customer=customer,
+        amount=Decimal("15.00"),
+        currency="EUR",
+        key="demo:credit:customer@example.com",
+        reason="Return refunded as store credit",
+        now=last,
+    )
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -48,6 +49,7 @@ from loyalty.models import (
     StoreCreditKind,
 )
 from loyalty.queries import earning_multiplier
+from loyalty.signals import kept_order_deductions
 from shop.models import Customer, Order
 
 # 31 characters nobody confuses on a receipt (no 0/O, 1/I/L); 12 of them = 59 bits.
@@ -568,35 +570,105 @@ def _enqueue_expiry_email(reminder: ExpiryReminder) -> None:
 # Earning rules ------------------------------------------------------------------------
 
 
+def _floor(points: Decimal | int) -> int:
+    return int(Decimal(points).to_integral_value(rounding=ROUND_FLOOR))
+
+
 def _multiplied(points: Decimal | int, customer: Customer, now: datetime) -> int:
     account = PointsAccount.objects.filter(customer=customer).first()
     multiplier = earning_multiplier(account, now=now) if account else Decimal(1)
-    return int((Decimal(points) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+    return _floor(Decimal(points) * multiplier)
 
 
-def award_review_points(
-    *, customer: Customer, review_id: int, has_photo: bool, now: datetime | None = None
-) -> PointsEntry | None:
-    """Points for an approved review, whatever its rating; once per review."""
+@dataclass(frozen=True)
+class ReviewPoints:
+    """What an approved review earned: the base points (key `review:<id>`) and the
+    photo bonus (key `review-photo:<id>`), each None when nothing was given."""
+
+    base: PointsEntry | None
+    photo: PointsEntry | None
+
+    @property
+    def total(self) -> int:
+        return sum(entry.amount for entry in (self.base, self.photo) if entry)
+
+
+def review_points_offer(*, customer: Customer | None, now: datetime | None = None):
+    """(base, photo bonus) a review by this customer earns once approved, whatever
+    its rating: what "Review your purchases" promises."""
     now = now or timezone.now()
     rules = LoyaltySettings.load()
-    base = rules.points_per_review + (rules.photo_bonus if has_photo else 0)
-    points = _multiplied(base, customer, now)
-    if points <= 0:
-        return None
-    return award_points(
-        customer=customer,
-        points=points,
-        key=f"review:{review_id}",
-        reason=f"Review #{review_id} approved",
-        now=now,
+    account = (
+        PointsAccount.objects.filter(customer=customer).first() if customer else None
+    )
+    multiplier = earning_multiplier(account, now=now) if account else Decimal(1)
+    return (
+        _floor(rules.points_per_review * multiplier),
+        _floor(rules.photo_bonus * multiplier),
     )
 
 
+@transaction.atomic
+def award_review_points(
+    *, customer: Customer, review_id: int, has_photo: bool, now: datetime | None = None
+) -> ReviewPoints:
+    """Points for an approved review, whatever its rating: the base points once per
+    review and, when it has a photo, the photo bonus once per review. Approving again
+    (after an edit that added a photo, say) gives only what was not given before."""
+    now = now or timezone.now()
+    rules = LoyaltySettings.load()
+    account = PointsAccount.objects.filter(customer=customer).first()
+    multiplier = earning_multiplier(account, now=now) if account else Decimal(1)
+    base = _floor(rules.points_per_review * multiplier)
+    base_entry = photo_entry = None
+    if base > 0:
+        base_entry = award_points(
+            customer=customer,
+            points=base,
+            key=f"review:{review_id}",
+            reason=f"Review #{review_id} approved",
+            now=now,
+        )
+    bonus = _floor(rules.photo_bonus * multiplier) if has_photo else 0
+    if bonus > 0:
+        photo_entry = award_points(
+            customer=customer,
+            points=bonus,
+            key=f"review-photo:{review_id}",
+            reason=f"Photo with review #{review_id}",
+            now=now,
+        )
+    return ReviewPoints(base=base_entry, photo=photo_entry)
+
+
+@transaction.atomic
+def reverse_review_points(
+    *, review_id: int, reason: str, now: datetime | None = None
+) -> list[PointsEntry]:
+    """Take back what review_points gave (base and photo bonus) with new ledger
+    entries; a second call returns the same reversals."""
+    now = now or timezone.now()
+    reversals = (
+        reverse(key=f"{prefix}:{review_id}", reason=reason, now=now)
+        for prefix in ("review", "review-photo")
+    )
+    return [entry for entry in reversals if entry is not None]
+
+
 def kept_total(order: Order) -> Decimal:
-    """What the customer kept of the order. Until returns exist, the whole order; the
-    returns issue subtracts refunded lines here."""
-    return order.total
+    """What the customer kept of the order: its total minus what apps above answer to
+    `kept_order_deductions` (returns: the value refunded or credited), never below 0."""
+    deductions = sum(
+        (
+            Decimal(answer)
+            for _receiver, answer in kept_order_deductions.send(
+                sender=Order, order=order
+            )
+            if answer
+        ),
+        Decimal("0.00"),
+    )
+    return max(order.total - deductions, Decimal("0.00"))
 
 
 def award_kept_order_points(*, order: Order, now: datetime) -> PointsEntry | None:

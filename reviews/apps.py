@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class ReviewsConfig(AppConfig):
     name = "reviews"
     verbose_name = _("Reviews")
+
+    def ready(self):
+        from reviews import receivers  # noqa: F401  (connects shop's privacy signals)

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from wagtail.models import Page, Site
 from wagtail.test.utils import WagtailPageTestCase
@@ -34,7 +35,14 @@ class TestPageTree(WagtailPageTestCase):
 
     def test_parents_and_children(self):
         self.assertAllowedParentPageTypes(HomePage, {Page})
-        self.assertAllowedSubpageTypes(HomePage, {ReturnPolicyIndexPage})
+        self.assertAllowedSubpageTypes(
+            HomePage,
+            {
+                ReturnPolicyIndexPage,
+                apps.get_model("reviews", "FeedbackWallPage"),
+                apps.get_model("reviews", "ReviewPolicyPage"),
+            },
+        )
         self.assertAllowedParentPageTypes(ReturnPolicyIndexPage, {HomePage})
         self.assertAllowedSubpageTypes(ReturnPolicyIndexPage, {ReturnPolicyPage})
         self.assertAllowedParentPageTypes(ReturnPolicyPage, {ReturnPolicyIndexPage})

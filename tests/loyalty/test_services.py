@@ -254,22 +254,27 @@ def test_reminders_are_recorded_once_per_account_and_expiry_date(customer):
 
 
 def test_review_points_include_the_photo_bonus_and_do_not_repeat(customer):
-    entry = services.award_review_points(customer=customer, review_id=3, has_photo=True)
+    points = services.award_review_points(
+        customer=customer, review_id=3, has_photo=True
+    )
     again = services.award_review_points(customer=customer, review_id=3, has_photo=True)
 
-    assert (entry.amount, entry.key) == (75, "review:3")
-    assert again.pk == entry.pk
+    assert (points.base.amount, points.base.key) == (50, "review:3")
+    assert (points.photo.amount, points.photo.key) == (25, "review-photo:3")
+    assert points.total == 75
+    assert (again.base.pk, again.photo.pk) == (points.base.pk, points.photo.pk)
+    assert PointsAccount.objects.get(customer=customer).balance == 75
 
 
 def test_tiers_multiply_earning(customer):
     LoyaltySettings.objects.create(silver_threshold=100, silver_multiplier="1.50")
     services.award_points(customer=customer, points=100, key="k", reason="r", now=NOW)
 
-    entry = services.award_review_points(
+    points = services.award_review_points(
         customer=customer, review_id=4, has_photo=False, now=NOW
     )
 
-    assert entry.amount == 75  # 50 × 1.5
+    assert (points.base.amount, points.photo) == (75, None)  # 50 × 1.5
 
 
 def test_kept_order_points_only_after_the_return_window(customer):
