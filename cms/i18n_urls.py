@@ -1,12 +1,6 @@
-"""cms URLs under the language prefix (/nl/…)."""
-
-from django.urls import path
-
-from cms import views
+"""cms URLs under the language prefix (/nl/…). The return insert's QR link
+(`/returns/start/<token>/`, see cms.return_links) is served by the returns portal."""
 
 app_name = "cms"
 
-urlpatterns = [
-    # Reserved for the returns portal, which takes it over.
-    path("returns/start/<str:token>/", views.returns_start, name="returns-start"),
-]
+urlpatterns = []

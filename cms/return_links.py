@@ -30,7 +30,7 @@ def return_start_token(order: Order) -> str:
 
 def return_start_path(order: Order, *, language: str) -> str:
     with translation.override(language):
-        return reverse("cms:returns-start", args=[return_start_token(order)])
+        return reverse("returns:start-from-link", args=[return_start_token(order)])
 
 
 class InvalidReturnLink(Exception):

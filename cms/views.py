@@ -1,21 +1,17 @@
-"""Views outside Wagtail's page tree: the policy embed for the shop's product pages
-and the page the return insert's QR code opens."""
+"""Views outside Wagtail's page tree: the policy embed for the shop's product pages.
+The page the return insert's QR code opens belongs to the returns portal."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
 from cms import policy_text
 from cms.embed import PolicyNotFound, cache_headers, etag_matches, policy_answer
-from cms.queries import policies_for
-from cms.return_links import InvalidReturnLink, order_for_return_token
 
 
 def _frame_ancestors(response: HttpResponse) -> HttpResponse:
@@ -59,47 +55,3 @@ def _render_embed(found) -> bytes:
             },
         )
     return html.encode()
-
-
-@never_cache
-@require_safe
-def returns_start(request, token: str):
-    """Reserved for the returns portal (a later issue takes this URL over); until then
-    it shows the order's policies as they were when the order was placed."""
-    try:
-        order = order_for_return_token(token)
-    except InvalidReturnLink:
-        response = render(request, "cms/returns_start_invalid.html", status=404)
-    else:
-        lines = list(order.lines.select_related("product").order_by("pk"))
-        rules = policies_for(
-            [line.product for line in lines],
-            at=order.placed_at,
-            locale=translation.get_language(),
-        )
-        groups: dict = {}
-        for line in lines:
-            found = rules.get(line.product_id)
-            key = found.snapshot_id if found else None
-            group = groups.setdefault(
-                key,
-                {
-                    "rules": found,
-                    "lines": [],
-                    "rule_lines": policy_text.rule_lines(found) if found else [],
-                    "deadline": (
-                        found.return_deadline(order.delivered_at)
-                        if found and order.delivered_at and found.is_returnable
-                        else None
-                    ),
-                },
-            )
-            group["lines"].append(line)
-        response = render(
-            request,
-            "cms/returns_start.html",
-            {"order": order, "groups": list(groups.values())},
-        )
-    response["X-Robots-Tag"] = "noindex"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
