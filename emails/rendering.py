@@ -84,9 +84,18 @@ def preferences_url(customer_id: int) -> str:
 
 
 def substitutions_for(message: Message) -> dict[str, str]:
+    """What fills the row's substitution tags: the unsubscribe and preference links
+    of templated rows, and a ready-made row's own values (context["substitutions"],
+    e.g. a campaign's per-recipient products and reviews) with those links."""
+    own = {}
+    if not message.template:
+        own = dict(message.context.get("substitutions") or {})
+        if not own and message.category != Category.MARKETING:
+            return {}
     if message.customer_id is None:
-        return {}
+        return own
     return {
+        **own,
         UNSUBSCRIBE_TAG: unsubscribe_url(message.customer_id),
         PREFERENCES_TAG: preferences_url(message.customer_id),
     }
@@ -121,7 +130,12 @@ def render(message: Message, *, brand_values: dict[str, str] | None = None) -> R
     """Render a templated row; a ready-made row (no template) is returned as stored.
     Substitution tags stay in the content; `substitutions` says what fills them."""
     if not message.template:
-        return Rendered(subject=message.subject, html=message.html, text=message.text)
+        return Rendered(
+            subject=message.subject,
+            html=message.html,
+            text=message.text,
+            substitutions=substitutions_for(message),
+        )
     rendered = render_template(
         template=message.template,
         context=message.context,

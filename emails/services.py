@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -164,6 +164,7 @@ def enqueue(
     text: str = "",
     from_email: str = "",
     reply_to: str = "",
+    send_after: datetime | None = None,
 ) -> Message:
     """Write the message to the outbox unless its key is there already (then return
     that one). Call it inside your own transaction: the row commits or rolls back
@@ -171,7 +172,9 @@ def enqueue(
 
     Give either a template (templates/emails/<template>/) and its JSON-able context,
     rendered in `language` (default: the customer's) when sent, or a ready-made
-    subject and text/HTML.
+    subject and text/HTML. A ready-made row may carry per-recipient substitution
+    tags, their values in `context["substitutions"]` (filled by SendGrid, so rows
+    sharing the content still share one request). `send_after`: not before then.
     """
     if not template and not (subject and (text or html)):
         raise NothingToSend(key)
@@ -195,7 +198,7 @@ def enqueue(
                     from_email=from_email,
                     reply_to=reply_to,
                     status=Status.QUEUED,
-                    next_attempt_at=now,
+                    next_attempt_at=send_after or now,
                 )
         except IntegrityError:
             message = Message.objects.get(key=key)
@@ -209,8 +212,131 @@ def enqueue(
             detail=sender_label,
             occurred_at=now,
         )
-    schedule_sending()
+    if send_after is None or send_after <= now:
+        schedule_sending()
     return message
+
+
+def enqueue_many(*, messages: list[dict[str, Any]]) -> dict[str, int]:
+    """`enqueue` for a batch (a campaign's thousand recipients): the same fields per
+    item, written with one INSERT ... ON CONFLICT DO NOTHING on the key and one for
+    the events, in the caller's transaction. Returns {key: message pk} for every
+    item, new or already there; keys already taken are left as they are."""
+    if not messages:
+        return {}
+    now = timezone.now()
+    rows = []
+    for item in messages:
+        if not item.get("template") and not (
+            item.get("subject") and (item.get("text") or item.get("html"))
+        ):
+            raise NothingToSend(item["key"])
+        customer = item.get("customer")
+        send_after = item.get("send_after")
+        rows.append(
+            Message(
+                key=item["key"],
+                to_email=item["to_email"].strip().lower(),
+                customer=customer,
+                category=item.get("category", Category.SERVICE),
+                sender_label=item["sender_label"],
+                template=item.get("template", ""),
+                context=item.get("context") or {},
+                language=item.get("language")
+                or (customer.language if customer else "en"),
+                subject=item.get("subject", ""),
+                html=item.get("html", ""),
+                text=item.get("text", ""),
+                from_email=item.get("from_email", ""),
+                reply_to=item.get("reply_to", ""),
+                status=Status.QUEUED,
+                next_attempt_at=send_after or now,
+            )
+        )
+    keys = [row.key for row in rows]
+    with transaction.atomic():
+        inserted = _insert_new(rows, now=now)
+        ids = dict(Message.objects.filter(key__in=keys).values_list("key", "pk"))
+        labels = {row.key: row.sender_label for row in rows}
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message_id=pk,
+                kind=EventKind.STATUS,
+                to_status=Status.QUEUED,
+                detail=labels[key],
+                occurred_at=now,
+            )
+            for key, pk in inserted.items()
+        )
+    if any(row.next_attempt_at <= now for row in rows):
+        schedule_sending()
+    return ids
+
+
+_INSERT_FIELDS = (
+    "key",
+    "to_email",
+    "customer",
+    "category",
+    "sender_label",
+    "template",
+    "context",
+    "language",
+    "from_email",
+    "reply_to",
+    "subject",
+    "html",
+    "text",
+    "status",
+    "attempts",
+    "ambiguous_resends",
+    "next_attempt_at",
+    "provider_message_id",
+    "last_error",
+    "queued_at",
+    "updated_at",
+)
+
+
+def _insert_new(rows: list[Message], *, now: datetime) -> dict[str, int]:
+    """INSERT ... VALUES ... ON CONFLICT (key) DO NOTHING RETURNING: {key: pk} of the
+    rows this call created. (Plain VALUES rather than bulk_create's UNNEST arrays:
+    escaping 1,000 large HTML parts into array literals costs more than the insert.)"""
+    connection = transaction.get_connection()
+    fields = [Message._meta.get_field(name) for name in _INSERT_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    param_rows = []
+    for row in rows:
+        row.queued_at = row.updated_at = now
+        param_rows.append(
+            [
+                model_field.get_db_prep_save(
+                    getattr(row, model_field.attname), connection
+                )
+                for model_field in fields
+            ]
+        )
+    table = connection.ops.quote_name(Message._meta.db_table)
+    head = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608  (no user input)
+    tail = " ON CONFLICT (key) DO NOTHING RETURNING id, key"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One short statement, pipelined per row by psycopg: no 20,000-placeholder
+            # query to parse.
+            raw = cursor.cursor
+            raw.executemany(head + row_sql + tail, param_rows, returning=True)
+            found = {}
+            while True:
+                for pk, key in raw.fetchall():
+                    found[key] = pk
+                if not raw.nextset():
+                    return found
+        cursor.execute(
+            head + ", ".join([row_sql] * len(rows)) + tail,
+            [value for values in param_rows for value in values],
+        )
+        return {key: pk for pk, key in cursor.fetchall()}
 
 
 def _kick_sender() -> None:
@@ -238,6 +364,45 @@ def schedule_sending(*, countdown: float | None = None) -> None:
     transaction.on_commit(_kick_sender, robust=True)
 
 
+# Send-time checks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Veto:
+    """Do not send this message, ever (it becomes suppressed, with the reason)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Not now: back to the queue until `until` (never dropped)."""
+
+    until: datetime
+    reason: str
+
+
+SendCheck = Callable[[list[Message]], dict[int, "Veto | Defer"]]
+_SEND_CHECKS: dict[str, SendCheck] = {}
+
+
+def register_send_check(prefix: str, check: SendCheck) -> None:
+    """Let a higher app re-check its messages just before they leave: `check` gets
+    the claimed messages whose key starts with `prefix` and answers
+    {message pk: Veto | Defer} for those that must not go now. (emails never
+    imports the apps that register; they call this from AppConfig.ready.)"""
+    _SEND_CHECKS[prefix] = check
+
+
+def _run_send_checks(messages: list[Message]) -> dict[int, Veto | Defer]:
+    verdicts: dict[int, Veto | Defer] = {}
+    for prefix, check in _SEND_CHECKS.items():
+        mine = [m for m in messages if m.key.startswith(prefix)]
+        if mine:
+            verdicts |= check(mine)
+    return verdicts
+
+
 # Sending ---------------------------------------------------------------------------
 
 
@@ -249,6 +414,7 @@ class SendReport:
     failed: int = 0
     suppressed: int = 0
     ambiguous: int = 0
+    deferred: int = 0
     requests: int = 0
     ids: list[int] = field(default_factory=list)
 
@@ -316,6 +482,38 @@ def send_claimed(messages: list[Message]) -> SendReport:
             )
         )
     blocked_ids = {m.pk for m in blocked}
+    verdicts = _run_send_checks([m for m in messages if m.pk not in blocked_ids])
+    for pk, verdict in verdicts.items():
+        if isinstance(verdict, Veto):
+            report.suppressed += len(
+                _transition(
+                    [pk],
+                    from_statuses=[Status.SENDING],
+                    to=Status.SUPPRESSED,
+                    now=timezone.now(),
+                    detail=verdict.reason,
+                    only=mine,
+                    lease_until=None,
+                )
+            )
+        else:
+            # A deferral is not an attempt: give the claim's attempt back.
+            report.deferred += len(
+                _transition(
+                    [pk],
+                    from_statuses=[Status.SENDING],
+                    to=Status.QUEUED,
+                    now=timezone.now(),
+                    detail=f"deferred until {verdict.until.isoformat()}: "
+                    f"{verdict.reason}",
+                    only=mine,
+                    lease_until=None,
+                    request_started_at=None,
+                    attempts=F("attempts") - 1,
+                    next_attempt_at=verdict.until,
+                )
+            )
+    blocked_ids |= set(verdicts)
     outgoing, unrenderable = _render([m for m in messages if m.pk not in blocked_ids])
     for message, error in unrenderable:
         report.failed += len(
@@ -408,7 +606,7 @@ def _render(
         else:
             content = rendering.render(message)
         headers = {}
-        substitutions = rendering.substitutions_for(message) if message.template else {}
+        substitutions = rendering.substitutions_for(message)
         if message.category == Category.MARKETING and message.customer_id:
             headers = {
                 "List-Unsubscribe": f"<{rendering.unsubscribe_url(message.customer_id)}>",
