@@ -85,6 +85,10 @@ bench: $(STAMP) ## Benchmarks (PostgreSQL), each printed as a ratio against a ba
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.ledger
 	$(BIN)/python -m bench.outbox
+	$(BIN)/python -m bench.reviews_submit
+	$(BIN)/python -m bench.returns_portal
+	$(BIN)/python -m bench.insights
+	$(BIN)/python -m bench.campaigns
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var

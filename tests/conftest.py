@@ -38,3 +38,27 @@ def _default_language():
 
     yield
     translation.activate("en")
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test must use serialized rollback. A transactional test
+    flushes the database when it ends, taking the migrations' data (Wagtail locales,
+    staff groups, seeded return reasons) with it; a flush without serialized rollback
+    also re-creates content types, which then clash with the next serialized restore."""
+    offenders = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        fixtures = getattr(item, "fixturenames", ())
+        transactional = (marker is not None and marker.kwargs.get("transaction")) or (
+            "transactional_db" in fixtures or "live_server" in fixtures
+        )
+        serialized = (
+            marker is not None and marker.kwargs.get("serialized_rollback")
+        ) or "django_db_serialized_rollback" in fixtures
+        if transactional and not serialized:
+            offenders.append(item.nodeid)
+    if offenders:
+        raise pytest.UsageError(
+            "Transactional tests need serialized_rollback=True "
+            "(see tests/conftest.py): " + ", ".join(offenders)
+        )

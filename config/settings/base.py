@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "loyalty",
     "reviews",
     "returns",
+    "insights",
+    "campaigns",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
@@ -358,5 +360,66 @@ CELERY_BEAT_SCHEDULE |= {
 }
 
 # --- Reviews (reviews/) ---------------------------------------------------------------
+# Public review answers (product page, embed, JSON API, Google feed) are cached and
+# purged when a review changes (reviews/cache.py); this bounds changes nothing announces.
+REVIEWS_CACHE_SECONDS = int(env("REVIEWS_CACHE_SECONDS", "300"))
+# Seconds the shop's visitors and CDNs may reuse the review embed and JSON.
+REVIEWS_EMBED_MAX_AGE = int(env("REVIEWS_EMBED_MAX_AGE", "60"))
+# Shop origins allowed to fetch or frame the review embed and JSON (default: the
+# policy embed's origins).
+REVIEWS_EMBED_ALLOWED_ORIGINS = (
+    env_list("REVIEWS_EMBED_ALLOWED_ORIGINS") or POLICY_EMBED_ALLOWED_ORIGINS
+)
+CORS_ALLOWED_ORIGINS = sorted(
+    set(CORS_ALLOWED_ORIGINS) | set(REVIEWS_EMBED_ALLOWED_ORIGINS)
+)
+CORS_URLS_REGEX = (
+    r"^/(api/v1/policies/|embed/policy/|embed/reviews/|api/v1/products/[^/]+/reviews$)"
+)
+# Days a signed "write a review" link (the review-request e-mail) stays valid.
+REVIEW_LINK_MAX_AGE_DAYS = int(env("REVIEW_LINK_MAX_AGE_DAYS", "60"))
 
 # --- Returns (returns/) ---------------------------------------------------------------
+# Signed webhooks to the shop (returns/outbound.py): attempts per event, backoff
+# (doubling from the base, capped) and the HTTP timeout per attempt.
+RETURNS_WEBHOOK_MAX_ATTEMPTS = int(env("RETURNS_WEBHOOK_MAX_ATTEMPTS", "12"))
+RETURNS_WEBHOOK_RETRY_BASE_SECONDS = float(
+    env("RETURNS_WEBHOOK_RETRY_BASE_SECONDS", "30")
+)
+RETURNS_WEBHOOK_RETRY_MAX_SECONDS = float(
+    env("RETURNS_WEBHOOK_RETRY_MAX_SECONDS", "21600")
+)
+RETURNS_WEBHOOK_TIMEOUT_SECONDS = float(env("RETURNS_WEBHOOK_TIMEOUT_SECONDS", "10"))
+CELERY_BEAT_SCHEDULE |= {
+    "deliver-due-return-webhooks": {
+        "task": "returns.tasks.deliver_due_webhooks_task",
+        "schedule": timedelta(minutes=1),
+    },
+}
+
+# --- Insights (insights/) -------------------------------------------------------------
+# Nightly recompute of every customer's return figures, serial-returner flag and persona
+# (the definitions are editable in the admin: InsightsSettings). Returns filed or
+# resolved recompute their customer at once; `manage.py compute_insights` on demand.
+CELERY_BEAT_SCHEDULE |= {
+    "compute-insights": {
+        "task": "insights.tasks.compute_insights_task",
+        "schedule": crontab(minute=23, hour=4),
+    },
+}
+
+# --- Campaigns (campaigns/) -----------------------------------------------------------
+# The beat scans for due trigger orders, promotions whose time has come and review
+# reminders every few minutes (campaigns.services.schedule_due); recipients are
+# assigned and queued in batches of CAMPAIGNS_BATCH_SIZE, one transaction each.
+CAMPAIGNS_BATCH_SIZE = int(env("CAMPAIGNS_BATCH_SIZE", "1000"))
+# At most this many marketing e-mails per customer per 7 days; more wait (never dropped).
+CAMPAIGNS_FREQUENCY_CAP = int(env("CAMPAIGNS_FREQUENCY_CAP", "3"))
+# No marketing e-mail in these local hours (the customer's time zone where known).
+CAMPAIGNS_QUIET_HOURS = env("CAMPAIGNS_QUIET_HOURS", "21:00-08:00")
+CELERY_BEAT_SCHEDULE |= {
+    "schedule-due-campaigns": {
+        "task": "campaigns.tasks.schedule_due_campaigns_task",
+        "schedule": timedelta(minutes=5),
+    },
+}

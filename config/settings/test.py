@@ -1,3 +1,5 @@
+import tempfile
+
 from .base import *  # noqa: F403
 
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"
@@ -29,3 +31,5 @@ WHITENOISE_USE_FINDERS = True
 EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SENDGRID_API_KEY = ""
 SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY = ""
+# Uploads made by tests land in a throwaway folder, never in var/media.
+MEDIA_ROOT = tempfile.mkdtemp(prefix="returnwise-test-media-")

@@ -26,15 +26,28 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(django_db_setup, django_db_blocker):
     if not CHROMIUM.exists():
         message = f"Chromium is missing at {CHROMIUM}: run `make chromium` (apt)."
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Django keeps each connection per async context, and Playwright's sync API runs
+    # the rest of the session in a context of its own, with a fresh connection object
+    # that lacks the serialized copy of the test database taken at set-up. Without
+    # it, `serialized_rollback` silently restores nothing after another transactional
+    # test flushed the database (Wagtail's locales, the staff groups, ...).
+    serialized = {
+        alias: getattr(connections[alias], "_test_serialized_contents", None)
+        for alias in connections
+    }
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            if contents is not None:
+                connections[alias]._test_serialized_contents = contents
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )

@@ -25,7 +25,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(redis_url, transactional_db):
+def celery_worker(redis_url, transactional_db, django_db_serialized_rollback):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",

@@ -39,7 +39,9 @@ def stand_in():
 
 
 @pytest.fixture
-def workers(redis_url, transactional_db, stand_in, needs_postgres):
+def workers(
+    redis_url, transactional_db, django_db_serialized_rollback, stand_in, needs_postgres
+):
     broker = redis_url.rsplit("/", 1)[0] + "/14"
     subprocess.run(
         ["redis-cli", "-n", "14", "flushdb"], check=False, capture_output=True

@@ -11,7 +11,7 @@ from loyalty.models import Coupon, PointsAccount, PointsEntry
 from tests.factories import CustomerFactory
 from tests.loyalty.conftest import RewardFactory
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 THREADS = 20
 

@@ -724,7 +724,7 @@ def test_a_missing_file_is_named(tmp_path):
     assert str(refused.value) == f"No such file: {tmp_path / 'nope.csv'}"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outside_a_transaction_a_writer_thread_writes_the_batches(tmp_path):
     # given: no transaction open, so batches go to the writer thread's connection
     path = write_csv(tmp_path, two_orders())
@@ -748,7 +748,7 @@ def test_outside_a_transaction_a_writer_thread_writes_the_batches(tmp_path):
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_failing_batch_stops_the_import_and_keeps_the_batches_before_it(
     tmp_path, monkeypatch
 ):

@@ -507,7 +507,7 @@ def _in_thread(target, errors):
 
 
 def test_concurrent_upserts_of_a_new_order_create_it_once(
-    needs_postgres, transactional_db
+    needs_postgres, transactional_db, django_db_serialized_rollback
 ):
     # A inserts the order and holds its transaction open; B then upserts the same
     # order and must wait on the unique indexes; once A commits, B updates A's rows.
@@ -553,7 +553,7 @@ def test_concurrent_upserts_of_a_new_order_create_it_once(
 
 
 def test_two_identical_deliveries_at_the_same_moment_are_processed_once(
-    needs_postgres, transactional_db
+    needs_postgres, transactional_db, django_db_serialized_rollback
 ):
     results, errors = [], []
     start = threading.Barrier(2, timeout=10)
