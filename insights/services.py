@@ -11,6 +11,7 @@ writes only the rows that change. bench/insights.py times it on a million order 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ from insights.models import (
 from insights.queries import VOID
 from returns.models import FixArea
 from shop.models import Customer, Product
+
+logger = logging.getLogger(__name__)
 
 
 class InsightsError(Exception):
@@ -224,6 +227,15 @@ def compute_insights(
     the given customers'). Idempotent; writes only the rows that change (so
     `computed_at` is when a customer's figures last changed)."""
     now = now or timezone.now()
+    if connection.vendor != "postgresql":
+        # The computation is PostgreSQL SQL; the SQLite demo database skips it (and a
+        # return filed there must not fail because of it).
+        logger.warning(
+            "compute_insights needs PostgreSQL; skipped on %s.", connection.vendor
+        )
+        return ComputeReport(
+            customers=0, changed=0, serial_returners=0, computed_at=now
+        )
     ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
     config = InsightsSettings.load()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -231,7 +243,8 @@ def compute_insights(
         # The aggregate goes into a temporary table first: a plain SELECT may use
         # parallel workers, an INSERT ... SELECT may not. No JIT compile (it costs
         # more than it saves here), and room to sort and hash in memory.
-        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
         cursor.execute(
             f"CREATE TEMPORARY TABLE insights_stats ON COMMIT DROP AS {STATS_SQL}",
             params,
@@ -263,6 +276,8 @@ def set_override(
     reason = (reason or "").strip()
     if override and not reason:
         raise InsightsError(_("Say why."), field="reason")
+    if connection.vendor != "postgresql":
+        raise InsightsError(_("Insights need PostgreSQL."), field="override")
     with transaction.atomic():
         if not CustomerInsight.objects.filter(customer=customer).exists():
             compute_insights(now=now, customer_ids=[customer.pk])
