@@ -9,7 +9,7 @@ PG_URL := postgres://postgres@127.0.0.1:5432/returnwise
 TEST_DATABASE_URL ?= $(shell $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1); print('$(PG_URL)')" 2>/dev/null || echo sqlite:///var/test.sqlite3)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock demo test lint format bench worker beat web chromium messages migrate seed loadtest clean
+.PHONY: help install lock demo test lint format bench worker beat web chromium messages migrate seed loadtest faults clean
 
 help: ## Show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -89,6 +89,13 @@ bench: $(STAMP) ## Benchmarks (PostgreSQL), each printed as a ratio against a ba
 	$(BIN)/python -m bench.returns_portal
 	$(BIN)/python -m bench.insights
 	$(BIN)/python -m bench.campaigns
+
+faults: $(STAMP) ## Fault drills: kill workers, restart Redis, failing peers; prints what was lost
+	@mkdir -p var
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m faults -rA -s tests/faults
+
+loadtest: $(STAMP) ## Mixed load with locust against gunicorn on PostgreSQL; prints throughput and latency
+	$(BIN)/python -m loadtest
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var
