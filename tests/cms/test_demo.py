@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import transaction
 from wagtail.models import GroupPagePermission, Locale, WorkflowPage
 
 from cms.models import PolicySnapshot, ReturnPolicyIndexPage, ReturnPolicyPage
@@ -15,11 +16,15 @@ from shop.models import Product
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def seeded():
-    out = StringIO()
-    call_command("seed_demo", stdout=out, stderr=StringIO())
-    return out.getvalue()
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The whole demo, seeded once for the module inside a transaction that every
+    test's savepoint nests in, undone at the end. Yields what the first run printed."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        out = StringIO()
+        call_command("seed_demo", stdout=out, stderr=StringIO())
+        yield out.getvalue()
+        transaction.set_rollback(True)
 
 
 def test_seed_creates_the_returns_index_and_policies_in_both_languages(seeded):

@@ -10,6 +10,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from wagtail.models import Locale, Page, Site
@@ -26,6 +27,16 @@ def seed() -> tuple[str, str]:
     out, err = StringIO(), StringIO()
     call_command("seed_demo", stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def first_run(django_db_setup, django_db_blocker):
+    """The whole demo takes a while: seed it once for the module, inside a transaction
+    every test's own savepoint nests in, and undo it at the end. Yields what the first
+    run printed."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield seed()
+        transaction.set_rollback(True)
 
 
 def snapshot() -> tuple[dict[str, int], str]:
@@ -87,8 +98,8 @@ def snapshot() -> tuple[dict[str, int], str]:
     return counts, hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def test_seed_creates_the_demo_shop():
-    out, _ = seed()
+def test_seed_creates_the_demo_shop(first_run):
+    out, _ = first_run
 
     assert "shop: created 6 users, 60 products, 300 customers, 2000 orders" in out
     assert Category.objects.count() == 6
@@ -118,8 +129,7 @@ def test_seed_creates_the_demo_shop():
         )
 
 
-def test_orders_span_a_year_and_most_are_delivered():
-    seed()
+def test_orders_span_a_year_and_most_are_delivered(first_run):
     now = timezone.now()
 
     assert not Order.objects.filter(placed_at__gt=now).exists()
@@ -140,8 +150,7 @@ def test_orders_span_a_year_and_most_are_delivered():
     assert by_date == sorted(by_date)
 
 
-def test_seed_creates_the_demo_accounts():
-    seed()
+def test_seed_creates_the_demo_accounts(first_run):
     user_model = get_user_model()
 
     admin = user_model.objects.get(username="admin")
@@ -165,8 +174,7 @@ def test_seed_creates_the_demo_accounts():
     assert orders_for_user(customer_user).count() == 10
 
 
-def test_demo_customer_signs_in_and_sees_their_orders(client):
-    seed()
+def test_demo_customer_signs_in_and_sees_their_orders(first_run, client):
 
     response = client.post(
         "/accounts/login/",
@@ -179,8 +187,7 @@ def test_demo_customer_signs_in_and_sees_their_orders(client):
     assert "RW100001" in orders.content.decode()
 
 
-def test_seed_makes_the_home_page_the_site_root_in_english_and_dutch(client):
-    seed()
+def test_seed_makes_the_home_page_the_site_root_in_english_and_dutch(first_run, client):
 
     site = Site.objects.get(is_default_site=True)
     home = site.root_page.specific
@@ -196,8 +203,7 @@ def test_seed_makes_the_home_page_the_site_root_in_english_and_dutch(client):
     assert "Retourneren, eenvoudig geregeld" in client.get("/nl/").content.decode()
 
 
-def test_running_it_twice_changes_nothing():
-    seed()
+def test_running_it_twice_changes_nothing(first_run):
     before = snapshot()
 
     out, _ = seed()
@@ -207,9 +213,10 @@ def test_running_it_twice_changes_nothing():
     assert snapshot() == before
 
 
-def test_a_rerun_days_later_recreates_a_missing_order_with_its_old_dates(monkeypatch):
+def test_a_rerun_days_later_recreates_a_missing_order_with_its_old_dates(
+    first_run, monkeypatch
+):
     # given demo data seeded, then an order deleted
-    seed()
     order = Order.objects.get(external_id="demo-01000")
     original = (order.placed_at, order.shipped_at, order.delivered_at, order.total)
     order.delete()
@@ -231,7 +238,7 @@ def test_the_plan_is_the_same_every_time():
     assert demo.plan_demo() == demo.plan_demo()
 
 
-def test_warns_about_its_well_known_passwords_when_debug_is_off(settings):
+def test_warns_about_its_well_known_passwords_when_debug_is_off(first_run, settings):
     settings.DEBUG = False
 
     _, err = seed()
