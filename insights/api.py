@@ -15,22 +15,44 @@ import datetime as dt
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 
 from insights import queries
 from insights.models import CustomerInsight, Override
-from shop.api import ERROR_RESPONSES, ShopApiView
+from shop.api import ERROR_RESPONSES, ErrorsSerializer, ShopApiView
 
 RATE = {"max_digits": 7, "decimal_places": 4}
 MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+PAST_THE_END = {
+    404: OpenApiResponse(ErrorsSerializer, description=_("A page past the last one."))
+}
 
 
 class InsightsPage(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        """A page size that is given must be a whole number from 1 to 200; DRF would
+        quietly take the default instead."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        _("Give a whole number from 1 to %(max)d.")
+                        % {"max": self.max_page_size}
+                    ]
+                }
+            )
+        return int(raw)
 
 
 # Bodies ---------------------------------------------------------------------------------
@@ -126,7 +148,7 @@ class SerialReturnersView(ShopApiView):
             "return is filed or resolved."
         ),
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: SerialReturnerPageSerializer} | ERROR_RESPONSES,
+        responses={200: SerialReturnerPageSerializer} | PAST_THE_END | ERROR_RESPONSES,
     )
     def get(self, request):
         paginator = InsightsPage()
@@ -161,7 +183,7 @@ class ProductsView(ShopApiView):
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: ProductPageSerializer} | ERROR_RESPONSES,
+        responses={200: ProductPageSerializer} | PAST_THE_END | ERROR_RESPONSES,
     )
     def get(self, request):
         since = _since(request.query_params.get("since", "").strip())

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 
 from insights.models import CustomerInsight, ProductFix
@@ -24,8 +23,6 @@ DEMO_FIX_NOTE = "Demo: clearer size guide and new photos."
 
 
 def seed_demo() -> dict[str, int]:
-    if connection.vendor != "postgresql":
-        return {}  # the insights are PostgreSQL SQL; the SQLite demo goes without
     before = (CustomerInsight.objects.count(), ProductFix.objects.count())
     compute_insights()
     if not ProductFix.objects.filter(note=DEMO_FIX_NOTE).exists():

@@ -12,18 +12,28 @@ Conventions (see also insights/models.py):
   the return was filed; the other monthly figures in the month the order was placed.
 
 Every function runs a fixed number of queries whatever the data size.
+
+The SQL runs on PostgreSQL (production, CI) and SQLite 3.3x (the one-command demo):
+no casts with `::`, no arrays, no date arithmetic in SQL (bounds are computed in Python
+and bound as parameters, adapted by `connection.ops` as the ORM does), divisions
+multiply by 1.0 first (SQLite divides integers as integers), and optional filters are
+left out of the text rather than written as `%(x)s IS NULL OR ...`. The few vendor
+fragments (LEAST/GREATEST vs scalar MIN/MAX, a bound list of ids, the month of a
+timestamp in the shop's time zone) are chosen by `connection.vendor`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from insights.models import CustomerInsight, InsightsSettings, Override, Persona
 from returns.models import FixArea, ReturnReason, ReturnStatus
@@ -151,16 +161,75 @@ def _bounds(start: dt.date | None, end: dt.date | None) -> tuple:
     return low, high
 
 
+def _dec(value) -> Decimal:
+    """A number from the database as a Decimal (SQLite answers sums of money and
+    rates as floats; through str() so 0.15 stays 0.15)."""
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+
+
 def _rate(part, whole, places: str = "0.0001") -> Decimal:
     if not whole:
         return Decimal("0").quantize(Decimal(places))
-    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places))
+    return (_dec(part) / _dec(whole)).quantize(Decimal(places))
 
 
 def _fetch(sql: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def at(value: dt.datetime | None):
+    """A datetime as a query parameter, adapted like the ORM does (SQLite stores naive
+    UTC text, which compares in order with the stored values)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def number(value: Decimal):
+    """A Decimal setting as a query parameter (SQLite gets a float, not text)."""
+    return value if connection.vendor == "postgresql" else float(value)
+
+
+def least(a: str, b: str) -> str:
+    """SQL: the smaller of two non-null values (LEAST on PostgreSQL, MIN on SQLite)."""
+    return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
+
+
+def greatest(a: str, b: str) -> str:
+    """SQL: the larger of two non-null values."""
+    if connection.vendor == "postgresql":
+        return f"GREATEST({a}, {b})"
+    return f"MAX({a}, {b})"
+
+
+def in_ids(column: str, name: str) -> str:
+    """SQL: `column` is one of the ids bound as `name` (see `ids_param`)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%({name})s)"
+    return f"{column} IN (SELECT value FROM json_each(%({name})s))"  # noqa: S608
+
+
+def ids_param(ids) -> list[int] | str:
+    """A list of ids as a parameter for `in_ids` (an array, or JSON for SQLite)."""
+    ids = [int(i) for i in ids]
+    return ids if connection.vendor == "postgresql" else json.dumps(ids)
+
+
+def _local_month(column: str) -> str:
+    """SQL: the month (in the shop's time zone, bound as %(tz)s) of a timestamp, as a
+    date on PostgreSQL and as 'YYYY-MM-01 00:00:00' text on SQLite (Django's own
+    SQLite function, which the ORM's TruncMonth uses too)."""
+    if connection.vendor == "postgresql":
+        return f"date_trunc('month', {column} AT TIME ZONE %(tz)s)::date"
+    return f"django_datetime_trunc('month', {column}, %(tz)s, %(db_tz)s)"
+
+
+def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    return value
 
 
 # Return lines that count, with their effective reason, as a reusable SQL fragment.
@@ -173,9 +242,27 @@ COUNTED_RETURNS = f"""
     WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}')
 """  # noqa: S608 (constants only; values are bound)
 
-# Delivered order lines in the range (optionally one category) with their counted
-# returned units (capped at the line's quantity) split by controllable.
-LINES = f"""
+
+def _line_filters(params: dict) -> str:
+    """SQL: the filters of `_lines` and `_return_lines` that `params` sets (placed in
+    low..high, one category, some products); the others are left out."""
+    conditions = ["o.delivered_at IS NOT NULL"]
+    if params.get("low") is not None:
+        conditions.append("o.placed_at >= %(low)s")
+    if params.get("high") is not None:
+        conditions.append("o.placed_at < %(high)s")
+    if params.get("category") is not None:
+        conditions.append("p.category_id = %(category)s")
+    if params.get("products") is not None:
+        conditions.append(in_ids("ol.product_id", "products"))
+    return " AND ".join(conditions)
+
+
+def _lines(params: dict) -> str:
+    """SQL: delivered order lines in the range (optionally one category or some
+    products) with their counted returned units (capped at the line's quantity)
+    split by controllable."""
+    return f"""
     WITH ret AS (
         SELECT c.order_line_id,
                SUM(c.quantity) AS q,
@@ -187,25 +274,23 @@ LINES = f"""
     )
     SELECT ol.id, ol.order_id, ol.product_id, p.category_id, o.placed_at,
            ol.quantity AS units, ol.unit_price,
-           LEAST(COALESCE(ret.q, 0), ol.quantity) AS returned,
-           LEAST(COALESCE(ret.qc, 0), ol.quantity) AS controllable,
+           {least("COALESCE(ret.q, 0)", "ol.quantity")} AS returned,
+           {least("COALESCE(ret.qc, 0)", "ol.quantity")} AS controllable,
            COALESCE(ret.rec_c, 0) AS recovered_c
     FROM shop_orderline ol
     JOIN shop_order o ON o.id = ol.order_id
     JOIN shop_product p ON p.id = ol.product_id
     LEFT JOIN ret ON ret.order_line_id = ol.id
-    WHERE o.delivered_at IS NOT NULL
-      AND (%(low)s::timestamptz IS NULL OR o.placed_at >= %(low)s)
-      AND (%(high)s::timestamptz IS NULL OR o.placed_at < %(high)s)
-      AND (%(category)s::bigint IS NULL OR p.category_id = %(category)s)
-      AND (%(products)s::bigint[] IS NULL OR ol.product_id = ANY(%(products)s))
-"""  # noqa: S608 (constants only; values are bound)
+    WHERE {_line_filters(params)}
+    """  # noqa: S608 (constants only; values are bound)
 
 
-# Counted return lines of delivered orders in the range (the same filters as LINES),
-# with their product, effective reason and units (capped at the line's quantity).
-RETURN_LINES = f"""
-    SELECT ol.product_id, LEAST(rl.quantity, ol.quantity) AS units,
+def _return_lines(params: dict) -> str:
+    """SQL: counted return lines of delivered orders in the range (the same filters
+    as `_lines`), with their product, effective reason and units (capped at the
+    line's quantity)."""
+    return f"""
+    SELECT ol.product_id, {least("rl.quantity", "ol.quantity")} AS units,
            COALESCE(rl.confirmed_reason_id, rl.reason_id) AS reason_id,
            rl.comment, rl.prevention, r.created_at
     FROM returns_returnline rl
@@ -213,19 +298,14 @@ RETURN_LINES = f"""
     JOIN shop_orderline ol ON ol.id = rl.order_line_id
     JOIN shop_order o ON o.id = ol.order_id
     JOIN shop_product p ON p.id = ol.product_id
-    WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}')
-      AND o.delivered_at IS NOT NULL
-      AND (%(low)s::timestamptz IS NULL OR o.placed_at >= %(low)s)
-      AND (%(high)s::timestamptz IS NULL OR o.placed_at < %(high)s)
-      AND (%(category)s::bigint IS NULL OR p.category_id = %(category)s)
-      AND (%(products)s::bigint[] IS NULL OR ol.product_id = ANY(%(products)s))
-"""  # noqa: S608 (constants only; values are bound)
+    WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}') AND {_line_filters(params)}
+    """  # noqa: S608 (constants only; values are bound)
 
 
 def _params(start, end, category) -> dict:
     low, high = _bounds(start, end)
     category_id = category.pk if isinstance(category, Category) else category
-    return {"low": low, "high": high, "category": category_id, "products": None}
+    return {"low": at(low), "high": at(high), "category": category_id, "products": None}
 
 
 # Dashboard -----------------------------------------------------------------------------
@@ -235,63 +315,74 @@ def overview(
     *, start: dt.date, end: dt.date, category: Category | int | None = None
 ) -> Overview:
     """Units, returned units and value, their rates, and the controllable split."""
+    params = _params(start, end, category)
     sql = f"""
         SELECT COALESCE(SUM(units), 0), COALESCE(SUM(returned), 0),
                COALESCE(SUM(units * unit_price), 0),
                COALESCE(SUM(returned * unit_price), 0),
                COALESCE(SUM(controllable), 0)
-        FROM ({LINES}) l
+        FROM ({_lines(params)}) l
     """  # noqa: S608 (constants only; values are bound)
-    units, returned, value, returned_value, controllable = _fetch(
-        sql, _params(start, end, category)
-    )[0]
+    units, returned, value, returned_value, controllable = _fetch(sql, params)[0]
     return Overview(
         units=units,
         returned_units=returned,
         unit_rate=_rate(returned, units),
-        value=value.quantize(ZERO),
-        returned_value=returned_value.quantize(ZERO),
+        value=_dec(value).quantize(ZERO),
+        returned_value=_dec(returned_value).quantize(ZERO),
         value_rate=_rate(returned_value, value),
         controllable_units=controllable,
         uncontrollable_units=returned - controllable,
     )
 
 
+def _months(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The first days of the months from `start`'s to `end`'s."""
+    months, month = [], start.replace(day=1)
+    while month <= end:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
 def monthly(
     *, start: dt.date, end: dt.date, category: Category | int | None = None
 ) -> list[MonthRow]:
     """One row per month in the range (months without data included, as zeros)."""
-    params = _params(start, end, category) | {"tz": settings.SHOP_TIME_ZONE}
-    params["first"] = start.replace(day=1)
-    params["last"] = end.replace(day=1)
+    params = _params(start, end, category) | {
+        "tz": settings.SHOP_TIME_ZONE,
+        "db_tz": connection.timezone_name,
+    }
+    in_category = (
+        """AND EXISTS (
+                  SELECT 1 FROM returns_returnline rl
+                  JOIN shop_orderline ol ON ol.id = rl.order_line_id
+                  JOIN shop_product p ON p.id = ol.product_id
+                  WHERE rl.request_id = r.id AND p.category_id = %(category)s)"""
+        if params["category"] is not None
+        else ""
+    )
     sql = f"""
-        WITH months AS (
-            SELECT generate_series(%(first)s::date, %(last)s::date, interval '1 month')
-                   ::date AS month
-        ),
-        sold AS (
-            SELECT date_trunc('month', placed_at AT TIME ZONE %(tz)s)::date AS month,
+        WITH sold AS (
+            SELECT {_local_month("placed_at")} AS month,
                    SUM(units) AS units, SUM(returned) AS returned,
                    SUM(units * unit_price) AS value,
                    SUM(returned * unit_price) AS returned_value
-            FROM ({LINES}) l
+            FROM ({_lines(params)}) l
             GROUP BY 1
         ),
         costs AS (
-            SELECT date_trunc('month', r.created_at AT TIME ZONE %(tz)s)::date AS month,
+            SELECT {_local_month("r.created_at")} AS month,
                    SUM(r.shipping_cost) AS shipping, SUM(r.handling_cost) AS handling,
                    SUM(r.refund_total) AS refunds,
                    SUM(r.value_recovered) AS recovered
             FROM returns_returnrequest r
             WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}')
               AND r.created_at >= %(low)s AND r.created_at < %(high)s
-              AND (%(category)s::bigint IS NULL OR EXISTS (
-                  SELECT 1 FROM returns_returnline rl
-                  JOIN shop_orderline ol ON ol.id = rl.order_line_id
-                  JOIN shop_product p ON p.id = ol.product_id
-                  WHERE rl.request_id = r.id AND p.category_id = %(category)s))
+              {in_category}
             GROUP BY 1
-        )
+        ),
+        months AS (SELECT month FROM sold UNION SELECT month FROM costs)
         SELECT m.month, COALESCE(s.units, 0), COALESCE(s.returned, 0),
                COALESCE(s.value, 0), COALESCE(s.returned_value, 0),
                COALESCE(c.shipping, 0), COALESCE(c.handling, 0),
@@ -299,38 +390,35 @@ def monthly(
         FROM months m
         LEFT JOIN sold s ON s.month = m.month
         LEFT JOIN costs c ON c.month = m.month
-        ORDER BY m.month
     """  # noqa: S608 (constants only; values are bound)
-    return [
-        MonthRow(
-            month=month,
-            units=units,
-            returned_units=returned,
-            unit_rate=_rate(returned, units),
-            value_rate=_rate(returned_value, value),
-            shipping_cost=shipping.quantize(ZERO),
-            handling_cost=handling.quantize(ZERO),
-            refunds=refunds.quantize(ZERO),
-            value_recovered=recovered.quantize(ZERO),
+    found = {_as_date(row[0]): row[1:] for row in _fetch(sql, params)}
+    zeros = (0, 0, 0, 0, 0, 0, 0, 0)
+    rows = []
+    # One row per month of the range (a handful), not per order line.
+    for month in _months(start, end):
+        units, returned, value, returned_value, shipping, handling, refunds, back = (
+            found.get(month, zeros)
         )
-        for (
-            month,
-            units,
-            returned,
-            value,
-            returned_value,
-            shipping,
-            handling,
-            refunds,
-            recovered,
-        ) in _fetch(sql, params)
-    ]
+        rows.append(
+            MonthRow(
+                month=month,
+                units=units,
+                returned_units=returned,
+                unit_rate=_rate(returned, units),
+                value_rate=_rate(returned_value, value),
+                shipping_cost=_dec(shipping).quantize(ZERO),
+                handling_cost=_dec(handling).quantize(ZERO),
+                refunds=_dec(refunds).quantize(ZERO),
+                value_recovered=_dec(back).quantize(ZERO),
+            )
+        )
+    return rows
 
 
-def _reason_units_sql() -> str:
+def _reason_units_sql(params: dict) -> str:
     return f"""
         SELECT reason_id, SUM(units) AS units
-        FROM ({RETURN_LINES}) c
+        FROM ({_return_lines(params)}) c
         GROUP BY reason_id
     """  # noqa: S608 (constants only; values are bound)
 
@@ -339,13 +427,14 @@ def fix_area_split(
     *, start: dt.date, end: dt.date, category: Category | int | None = None
 ) -> list[AreaRow]:
     """Returned units per fix area (every area listed, largest first)."""
+    params = _params(start, end, category)
     sql = f"""
         SELECT rr.fix_area, SUM(u.units)
-        FROM ({_reason_units_sql()}) u
+        FROM ({_reason_units_sql(params)}) u
         JOIN returns_returnreason rr ON rr.id = u.reason_id
         GROUP BY rr.fix_area
     """  # noqa: S608 (constants only; values are bound)
-    units = dict(_fetch(sql, _params(start, end, category)))
+    units = dict(_fetch(sql, params))
     rows = [
         AreaRow(area=area.value, label=str(area.label), units=int(units.get(area, 0)))
         for area in FixArea
@@ -361,13 +450,14 @@ def top_reasons(
     limit: int = 10,
 ) -> list[ReasonRow]:
     """The reasons with the most returned units, with their share of all of them."""
+    params = _params(start, end, category) | {"limit": limit}
     sql = f"""
         SELECT u.reason_id, u.units, SUM(u.units) OVER () AS total
-        FROM ({_reason_units_sql()}) u
+        FROM ({_reason_units_sql(params)}) u
         ORDER BY u.units DESC, u.reason_id
         LIMIT %(limit)s
     """  # noqa: S608 (constants only; values are bound)
-    rows = _fetch(sql, _params(start, end, category) | {"limit": limit})
+    rows = _fetch(sql, params)
     reasons = ReturnReason.objects.in_bulk([row[0] for row in rows])
     return [
         ReasonRow(
@@ -386,7 +476,7 @@ def top_reasons(
 
 def _wilson_sql(successes: str, n: str) -> str:
     """Lower bound of the Wilson score interval for successes / n at z = %(z)s."""
-    p = f"({successes}::numeric / {n})"
+    p = f"({successes} * 1.0 / {n})"
     return f"""(
         ({p} + %(z)s * %(z)s / (2 * {n})
          - %(z)s * sqrt({p} * (1 - {p}) / {n} + %(z)s * %(z)s / (4.0 * {n} * {n})))
@@ -410,7 +500,7 @@ def products_to_fix(
     config = InsightsSettings.load()
     min_units = config.product_min_units if min_units is None else min_units
     params = _params(start, end, category) | {
-        "z": config.wilson_z,
+        "z": number(config.wilson_z),
         "min_units": max(int(min_units), 1),
         "limit": limit,
     }
@@ -419,29 +509,29 @@ def products_to_fix(
             SELECT product_id, category_id, SUM(units) AS units,
                    SUM(returned) AS returned, SUM(controllable) AS controllable,
                    SUM(controllable * unit_price) - SUM(recovered_c) AS lost
-            FROM ({LINES}) l
+            FROM ({_lines(params)}) l
             GROUP BY product_id, category_id
         ),
         ranked AS (
             SELECT *,
-                   SUM(controllable) OVER w::numeric / SUM(units) OVER w AS cat_c,
-                   SUM(returned) OVER w::numeric / SUM(units) OVER w AS cat_r
+                   SUM(controllable) OVER w * 1.0 / SUM(units) OVER w AS cat_c,
+                   SUM(returned) OVER w * 1.0 / SUM(units) OVER w AS cat_r
             FROM per_product
             WINDOW w AS (PARTITION BY category_id)
         ),
         flagged AS (
             SELECT *, {_wilson_sql("controllable", "units")} AS wilson,
-                   controllable::numeric / units - cat_c AS excess
+                   controllable * 1.0 / units - cat_c AS excess
             FROM ranked
             WHERE units >= %(min_units)s AND controllable > 0
         )
         SELECT product_id, units, returned, controllable, cat_c, cat_r, wilson,
-               excess, GREATEST(lost, 0) AS lost,
-               excess * units * GREATEST(lost, 0) / controllable AS priority
+               excess, {greatest("lost", "0")} AS lost,
+               excess * units * {greatest("lost", "0")} / controllable AS priority
         FROM flagged
         WHERE wilson > cat_c
         ORDER BY priority DESC, product_id
-        LIMIT %(limit)s
+        {"LIMIT %(limit)s" if limit is not None else ""}
     """  # noqa: S608 (constants only; values are bound)
     rows = _fetch(sql, params)
     if not rows:
@@ -467,12 +557,12 @@ def products_to_fix(
                 return_rate=_rate(returned, units),
                 controllable_units=ctrl,
                 controllable_return_rate=_rate(ctrl, units),
-                category_controllable_rate=Decimal(cat_c).quantize(Decimal("0.0001")),
-                category_return_rate=Decimal(cat_r).quantize(Decimal("0.0001")),
-                wilson_lower=Decimal(wilson).quantize(Decimal("0.0001")),
-                excess=Decimal(excess).quantize(Decimal("0.0001")),
-                money_lost=Decimal(lost).quantize(ZERO),
-                priority=Decimal(prio).quantize(ZERO),
+                category_controllable_rate=_dec(cat_c).quantize(Decimal("0.0001")),
+                category_return_rate=_dec(cat_r).quantize(Decimal("0.0001")),
+                wilson_lower=_dec(wilson).quantize(Decimal("0.0001")),
+                excess=_dec(excess).quantize(Decimal("0.0001")),
+                money_lost=_dec(lost).quantize(ZERO),
+                priority=_dec(prio).quantize(ZERO),
                 fix_area=area,
                 fix_area_label=str(FixArea(area).label),
                 top_reasons=[r.row for r in reasons][:REASONS_PER_PRODUCT],
@@ -495,10 +585,11 @@ class _ProductReason:
 def _product_details(ids: list[int], params: dict) -> dict:
     """Top reasons (with the controllable ones' fix area) and customers' quotes for
     the given products, in two queries."""
+    params = params | {"products": ids_param(ids)}
     reason_sql = f"""
         SELECT product_id, reason_id, SUM(units) AS units,
                SUM(SUM(units)) OVER (PARTITION BY product_id) AS total
-        FROM ({RETURN_LINES}) c
+        FROM ({_return_lines(params)}) c
         GROUP BY product_id, reason_id
         ORDER BY product_id, units DESC, reason_id
     """  # noqa: S608 (constants only; values are bound)
@@ -510,17 +601,21 @@ def _product_details(ids: list[int], params: dict) -> dict:
                    ) AS n
             FROM (
                 SELECT product_id, created_at,
-                       concat_ws(' — ', NULLIF(btrim(comment), ''),
-                                 NULLIF(btrim(prevention), '')) AS text
-                FROM ({RETURN_LINES}) c
-                WHERE btrim(comment) <> '' OR btrim(prevention) <> ''
+                       COALESCE(comment || ' — ' || prevention, comment, prevention)
+                           AS text
+                FROM (
+                    SELECT product_id, created_at,
+                           NULLIF(TRIM(comment), '') AS comment,
+                           NULLIF(TRIM(prevention), '') AS prevention
+                    FROM ({_return_lines(params)}) c
+                ) trimmed
+                WHERE comment IS NOT NULL OR prevention IS NOT NULL
             ) said
             GROUP BY product_id, text
         ) q
         WHERE n <= {QUOTES_PER_PRODUCT}
         ORDER BY product_id, n
     """  # noqa: S608 (constants only; values are bound)
-    params = params | {"products": ids}
     reason_rows = _fetch(reason_sql, params)
     reasons = ReturnReason.objects.in_bulk({row[1] for row in reason_rows})
     details: dict[int, tuple[list, list]] = {}
@@ -555,23 +650,22 @@ def _main_area(reasons: list[_ProductReason]) -> str:
     return min(by_area, key=lambda area: (-by_area[area], area))
 
 
-def _fix_rates_sql() -> str:
+def _fix_rates_sql(params: dict, count: int) -> str:
     """Controllable return rate of each fix's product before and after its date
-    (orders placed before / on or after `fixed_on`, all time)."""
+    (orders placed before / on or after the start of `fixed_on` in the shop's time
+    zone, computed in Python and bound as %(at<i>)s; all time)."""
+    fixes = ", ".join(f"(%(fix{i})s, %(product{i})s, %(at{i})s)" for i in range(count))
     return f"""
+        WITH f (id, product_id, fixed_at) AS (VALUES {fixes})
         SELECT f.id,
-               COALESCE(SUM(l.units) FILTER (WHERE l.placed_at < f.at), 0),
-               SUM(l.controllable) FILTER (WHERE l.placed_at < f.at)::numeric
-                   / NULLIF(SUM(l.units) FILTER (WHERE l.placed_at < f.at), 0),
-               COALESCE(SUM(l.units) FILTER (WHERE l.placed_at >= f.at), 0),
-               SUM(l.controllable) FILTER (WHERE l.placed_at >= f.at)::numeric
-                   / NULLIF(SUM(l.units) FILTER (WHERE l.placed_at >= f.at), 0)
-        FROM (
-            SELECT id, product_id,
-                   (fixed_on::timestamp AT TIME ZONE %(tz)s) AS at
-            FROM insights_productfix WHERE id = ANY(%(fix_ids)s)
-        ) f
-        LEFT JOIN ({LINES}) l ON l.product_id = f.product_id
+               COALESCE(SUM(l.units) FILTER (WHERE l.placed_at < f.fixed_at), 0),
+               SUM(l.controllable) FILTER (WHERE l.placed_at < f.fixed_at) * 1.0
+                   / NULLIF(SUM(l.units) FILTER (WHERE l.placed_at < f.fixed_at), 0),
+               COALESCE(SUM(l.units) FILTER (WHERE l.placed_at >= f.fixed_at), 0),
+               SUM(l.controllable) FILTER (WHERE l.placed_at >= f.fixed_at) * 1.0
+                   / NULLIF(SUM(l.units) FILTER (WHERE l.placed_at >= f.fixed_at), 0)
+        FROM f
+        LEFT JOIN ({_lines(params)}) l ON l.product_id = f.product_id
         GROUP BY f.id
     """  # noqa: S608 (constants only; values are bound)
 
@@ -580,18 +674,21 @@ def _fix_rates(fixes: list) -> dict[int, tuple]:
     if not fixes:
         return {}
     params = _params(None, None, None) | {
-        "tz": settings.SHOP_TIME_ZONE,
-        "fix_ids": [fix.pk for fix in fixes],
-        "products": sorted({fix.product_id for fix in fixes}),
+        "products": ids_param(sorted({fix.product_id for fix in fixes}))
     }
+    tz = shop_tz()
+    for i, fix in enumerate(fixes):
+        params[f"fix{i}"] = fix.pk
+        params[f"product{i}"] = fix.product_id
+        params[f"at{i}"] = at(dt.datetime.combine(fix.fixed_on, dt.time.min, tzinfo=tz))
 
     def q(value):
-        return None if value is None else Decimal(value).quantize(Decimal("0.0001"))
+        return None if value is None else _dec(value).quantize(Decimal("0.0001"))
 
     return {
         fix_id: (before_units, q(before), after_units, q(after))
         for fix_id, before_units, before, after_units, after in _fetch(
-            _fix_rates_sql(), params
+            _fix_rates_sql(params, len(fixes)), params
         )
     }
 
@@ -601,8 +698,15 @@ def _latest_fixes(product_ids: list[int]) -> dict[int, tuple]:
 
     fixes = list(
         ProductFix.objects.filter(product_id__in=product_ids)
-        .order_by("product_id", "-fixed_on", "-pk")
-        .distinct("product_id")
+        .annotate(
+            newest=Window(
+                RowNumber(),
+                partition_by=F("product_id"),
+                order_by=[F("fixed_on").desc(), F("pk").desc()],
+            )
+        )
+        .filter(newest=1)
+        .order_by("product_id")
     )
     rates = _fix_rates(fixes)
     return {fix.product_id: (fix, rates[fix.pk][1], rates[fix.pk][3]) for fix in fixes}
@@ -668,7 +772,7 @@ def centre_quality(*, start: dt.date, end: dt.date) -> list[CentreRow]:
             reason_mismatch_rate=_rate(mismatch, inspected),
         )
         for centre_id, name, code, received, damaged, wrong, inspected, mismatch in (
-            _fetch(sql, {"low": low, "high": high})
+            _fetch(sql, {"low": at(low), "high": at(high)})
         )
     ]
 

@@ -6,12 +6,13 @@ Python: one aggregate (into a temporary table, so PostgreSQL may run it in paral
 computes every customer's window figures, lifetime orders and brackets, and one
 INSERT ... ON CONFLICT DO UPDATE derives the flag, `flagged_since` and persona and
 writes only the rows that change. bench/insights.py times it on a million order lines.
+The SQL runs on PostgreSQL and on SQLite (the demo); see insights/queries.py for the
+conventions that keep it portable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,11 +28,9 @@ from insights.models import (
     Persona,
     ProductFix,
 )
-from insights.queries import VOID
+from insights.queries import VOID, at, ids_param, in_ids, least, number
 from returns.models import FixArea
 from shop.models import Customer, Product
-
-logger = logging.getLogger(__name__)
 
 
 class InsightsError(Exception):
@@ -75,16 +74,21 @@ def _flagged_since_sql(serial: str, previous: str) -> str:
     return f"CASE WHEN {serial} THEN COALESCE({previous}, %(now)s) ELSE NULL END"
 
 
-# Per customer: delivered orders and their lines in the window, each line's counted
-# returned units (capped at its quantity), brackets, lifetime figures. Customers
-# without orders get zeros.
-STATS_SQL = f"""
+def _stats_sql(ids: list[int] | None) -> str:
+    """SQL: per customer (all of them, or those bound as %(ids)s), delivered orders
+    and their lines in the window, each line's counted returned units (capped at its
+    quantity), brackets, lifetime figures. Customers without orders get zeros."""
+
+    def only(column: str) -> str:
+        return "" if ids is None else f"AND {in_ids(column, 'ids')}"
+
+    returned = least("COALESCE(ret.q, 0)", "ol.quantity")
+    return f"""
     WITH returned AS (
         SELECT rl.order_line_id, SUM(rl.quantity) AS q
         FROM returns_returnline rl
         JOIN returns_returnrequest r ON r.id = rl.request_id
-        WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}')
-          AND (%(ids)s::bigint[] IS NULL OR r.customer_id = ANY(%(ids)s))
+        WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}') {only("r.customer_id")}
         GROUP BY rl.order_line_id
     ),
     -- Delivered orders: all time and in the window, in one pass.
@@ -92,8 +96,7 @@ STATS_SQL = f"""
         SELECT customer_id, COUNT(*) AS lifetime, MIN(delivered_at) AS first_at,
                COUNT(*) FILTER (WHERE delivered_at >= %(since)s) AS orders
         FROM shop_order
-        WHERE delivered_at IS NOT NULL
-          AND (%(ids)s::bigint[] IS NULL OR customer_id = ANY(%(ids)s))
+        WHERE delivered_at IS NOT NULL {only("customer_id")}
         GROUP BY customer_id
     ),
     -- Units and value of the window's lines, returned units capped at each line's
@@ -101,15 +104,13 @@ STATS_SQL = f"""
     units AS (
         SELECT o.customer_id,
                SUM(ol.quantity) AS units,
-               SUM(LEAST(COALESCE(ret.q, 0), ol.quantity)) AS ret,
+               SUM({returned}) AS ret,
                SUM(ol.quantity * ol.unit_price) AS value,
-               SUM(LEAST(COALESCE(ret.q, 0), ol.quantity) * ol.unit_price)
-                   AS ret_value
+               SUM({returned} * ol.unit_price) AS ret_value
         FROM shop_order o
         JOIN shop_orderline ol ON ol.order_id = o.id
         LEFT JOIN returned ret ON ret.order_line_id = ol.id
-        WHERE o.delivered_at >= %(since)s
-          AND (%(ids)s::bigint[] IS NULL OR o.customer_id = ANY(%(ids)s))
+        WHERE o.delivered_at >= %(since)s {only("o.customer_id")}
         GROUP BY o.customer_id
     ),
     -- Brackets: within an order in the window, a group of units of one category
@@ -126,14 +127,13 @@ STATS_SQL = f"""
               AND o.id IN (
                   SELECT r.order_id FROM returns_returnrequest r
                   WHERE r.status NOT IN ('{VOID[0]}', '{VOID[1]}')
-                    AND (%(ids)s::bigint[] IS NULL OR r.customer_id = ANY(%(ids)s))
+                    {only("r.customer_id")}
               )
             GROUP BY o.customer_id, o.id,
                      CASE WHEN p.category_id IS NULL THEN -ol.product_id
                           ELSE p.category_id END
             HAVING SUM(ol.quantity) >= 2
-               AND SUM(LEAST(COALESCE(ret.q, 0), ol.quantity))
-                   = SUM(ol.quantity) - 1
+               AND SUM({returned}) = SUM(ol.quantity) - 1
         ) g
         GROUP BY customer_id
     )
@@ -141,11 +141,10 @@ STATS_SQL = f"""
            COALESCE(o.orders, 0) AS orders,
            COALESCE(u.units, 0) AS delivered_units,
            COALESCE(u.ret, 0) AS returned_units,
-           COALESCE(u.value, 0) AS delivered_value,
-           COALESCE(u.ret_value, 0) AS returned_value,
-           COALESCE(round(u.ret::numeric / NULLIF(u.units, 0), 4), 0)
-               AS return_rate,
-           COALESCE(round(u.ret_value / NULLIF(u.value, 0), 4), 0)
+           COALESCE(ROUND(u.value, 2), 0) AS delivered_value,
+           COALESCE(ROUND(u.ret_value, 2), 0) AS returned_value,
+           COALESCE(ROUND(u.ret * 1.0 / NULLIF(u.units, 0), 4), 0) AS return_rate,
+           COALESCE(ROUND(u.ret_value * 1.0 / NULLIF(u.value, 0), 4), 0)
                AS value_return_rate,
            COALESCE(o.lifetime, 0) AS lifetime_orders,
            o.first_at AS first_delivered_at,
@@ -158,8 +157,9 @@ STATS_SQL = f"""
     LEFT JOIN orders o ON o.customer_id = c.id
     LEFT JOIN units u ON u.customer_id = c.id
     LEFT JOIN brackets b ON b.customer_id = c.id
-    WHERE (%(ids)s::bigint[] IS NULL OR c.id = ANY(%(ids)s))
-"""  # noqa: S608 (constants only; values are bound)
+    {"" if ids is None else f"WHERE {in_ids('c.id', 'ids')}"}
+    """  # noqa: S608 (constants only; values are bound)
+
 
 STAT_COLUMNS = [
     "orders",
@@ -175,48 +175,60 @@ STAT_COLUMNS = [
     "computed_serial",
 ]
 
-_NEW_SERIAL = _is_serial_sql("s.", "''")
-_UPDATE_SERIAL = _is_serial_sql("EXCLUDED.", "t.override")
-UPSERT_SQL = f"""
+
+def _upsert_sql() -> str:
+    """SQL: write insights_stats into insights_customerinsight, deriving the flag,
+    `flagged_since` and persona; a row whose figures, flag and persona stay the same
+    is left alone (no write)."""
+    new_serial = _is_serial_sql("s.", "''")
+    update_serial = _is_serial_sql("EXCLUDED.", "t.override")
+    # Row values differ, NULLs equal: IS NOT on SQLite (IS DISTINCT FROM came only
+    # in 3.39).
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return f"""
     INSERT INTO insights_customerinsight AS t (
         customer_id, {", ".join(STAT_COLUMNS)},
         override, override_reason, flagged_since, persona, computed_at
     )
     SELECT s.customer_id, {", ".join("s." + c for c in STAT_COLUMNS)},
-           '', '', {_flagged_since_sql(_NEW_SERIAL, "NULL::timestamptz")},
-           {_persona_sql("s.", _NEW_SERIAL)}, %(now)s
+           '', '', {_flagged_since_sql(new_serial, "NULL")},
+           {_persona_sql("s.", new_serial)}, %(now)s
     FROM insights_stats s
+    WHERE TRUE  -- SQLite needs a WHERE before ON CONFLICT to parse it
     ON CONFLICT (customer_id) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in STAT_COLUMNS)},
-        flagged_since = {_flagged_since_sql(_UPDATE_SERIAL, "t.flagged_since")},
-        persona = {_persona_sql("EXCLUDED.", _UPDATE_SERIAL)},
+        flagged_since = {_flagged_since_sql(update_serial, "t.flagged_since")},
+        persona = {_persona_sql("EXCLUDED.", update_serial)},
         computed_at = EXCLUDED.computed_at
-    -- A row whose figures, flag and persona stay the same is left alone (no write).
     WHERE ({", ".join("t." + c for c in STAT_COLUMNS)}, t.flagged_since, t.persona)
-          IS DISTINCT FROM
+          {differs}
           ({", ".join("EXCLUDED." + c for c in STAT_COLUMNS)},
-           {_flagged_since_sql(_UPDATE_SERIAL, "t.flagged_since")},
-           {_persona_sql("EXCLUDED.", _UPDATE_SERIAL)})
-"""  # noqa: S608 (constants only; values are bound)
+           {_flagged_since_sql(update_serial, "t.flagged_since")},
+           {_persona_sql("EXCLUDED.", update_serial)})
+    """  # noqa: S608 (constants only; values are bound)
 
-_ROW_SERIAL = _is_serial_sql("", "override")
-REFRESH_SQL = f"""
+
+def _refresh_sql() -> str:
+    """SQL: the flag's `flagged_since` and the persona of the customers bound as
+    %(ids)s, after an override."""
+    serial = _is_serial_sql("", "override")
+    return f"""
     UPDATE insights_customerinsight SET
-        flagged_since = {_flagged_since_sql(_ROW_SERIAL, "flagged_since")},
-        persona = {_persona_sql("", _ROW_SERIAL)}
-    WHERE customer_id = ANY(%(ids)s)
-"""  # noqa: S608 (constants only; values are bound)
+        flagged_since = {_flagged_since_sql(serial, "flagged_since")},
+        persona = {_persona_sql("", serial)}
+    WHERE {in_ids("customer_id", "ids")}
+    """  # noqa: S608 (constants only; values are bound)
 
 
 def _params(config: InsightsSettings, now: dt.datetime, ids) -> dict:
     return {
-        "now": now,
-        "since": now - dt.timedelta(days=config.serial_window_days),
-        "new_since": now - dt.timedelta(days=config.new_customer_days),
+        "now": at(now),
+        "since": at(now - dt.timedelta(days=config.serial_window_days)),
+        "new_since": at(now - dt.timedelta(days=config.new_customer_days)),
         "min_orders": config.serial_min_orders,
         "min_returned": config.serial_min_returned_units,
-        "min_rate": config.serial_min_return_rate,
-        "ids": ids,
+        "min_rate": number(config.serial_min_return_rate),
+        "ids": None if ids is None else ids_param(ids),
     }
 
 
@@ -227,29 +239,23 @@ def compute_insights(
     the given customers'). Idempotent; writes only the rows that change (so
     `computed_at` is when a customer's figures last changed)."""
     now = now or timezone.now()
-    if connection.vendor != "postgresql":
-        # The computation is PostgreSQL SQL; the SQLite demo database skips it (and a
-        # return filed there must not fail because of it).
-        logger.warning(
-            "compute_insights needs PostgreSQL; skipped on %s.", connection.vendor
-        )
-        return ComputeReport(
-            customers=0, changed=0, serial_returners=0, computed_at=now
-        )
     ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
     config = InsightsSettings.load()
     with transaction.atomic(), connection.cursor() as cursor:
         params = _params(config, now, ids)
         # The aggregate goes into a temporary table first: a plain SELECT may use
-        # parallel workers, an INSERT ... SELECT may not. No JIT compile (it costs
-        # more than it saves here), and room to sort and hash in memory.
+        # parallel workers, an INSERT ... SELECT may not. On PostgreSQL no JIT
+        # compile (it costs more than it saves here), and room to sort and hash in
+        # memory.
+        drop = ""
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+            drop = "ON COMMIT DROP"
         cursor.execute(
-            f"CREATE TEMPORARY TABLE insights_stats ON COMMIT DROP AS {STATS_SQL}",
+            f"CREATE TEMPORARY TABLE insights_stats {drop} AS {_stats_sql(ids)}",
             params,
         )
-        cursor.execute(UPSERT_SQL, params)
+        cursor.execute(_upsert_sql(), params)
         changed = cursor.rowcount
         # Dropped now too: an outer transaction may run another computation.
         cursor.execute("DROP TABLE insights_stats")
@@ -276,8 +282,6 @@ def set_override(
     reason = (reason or "").strip()
     if override and not reason:
         raise InsightsError(_("Say why."), field="reason")
-    if connection.vendor != "postgresql":
-        raise InsightsError(_("Insights need PostgreSQL."), field="override")
     with transaction.atomic():
         if not CustomerInsight.objects.filter(customer=customer).exists():
             compute_insights(now=now, customer_ids=[customer.pk])
@@ -291,7 +295,7 @@ def set_override(
         )
         config = InsightsSettings.load()
         with connection.cursor() as cursor:
-            cursor.execute(REFRESH_SQL, _params(config, now, [customer.pk]))
+            cursor.execute(_refresh_sql(), _params(config, now, [customer.pk]))
         insight.refresh_from_db()
     return insight
 

@@ -83,6 +83,18 @@ def test_serial_returners_are_paginated(api, django_assert_max_num_queries):
     assert len(response.json()["results"]) == 1
 
 
+@pytest.mark.parametrize("page_size", ["abc", "0", "201", "-1", ""])
+def test_a_bad_page_size_is_refused_naming_it(api, page_size):
+    response = api.get(SERIALS, {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert "page_size" in response.content.decode()
+
+
+def test_a_page_past_the_last_is_404(api):
+    assert api.get(SERIALS, {"page": 5}).status_code == 404
+
+
 def test_products_to_fix(api):
     shoes = CategoryFactory(name="Shoes")
     bad = ProductFactory(sku="BAD", name="Boot", category=shoes)

@@ -1,7 +1,7 @@
 """insights.queries: products to fix (Wilson lower bound vs the category), the
 dashboard figures, centres and personas, with planted data and known answers."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -222,6 +222,39 @@ def test_monthly_lists_every_month_with_costs():
         Decimal("6.00"),
     )
     assert (june.refunds, june.value_recovered) == (Decimal("10.00"), Decimal("8.00"))
+
+
+@pytest.mark.parametrize(
+    ("placed", "in_may"),
+    [
+        # 23:59 on 30 April in Amsterdam (UTC+2)
+        (datetime(2026, 4, 30, 21, 59, tzinfo=UTC), False),
+        # 00:30 on 1 May in Amsterdam, still April in UTC
+        (datetime(2026, 4, 30, 22, 30, tzinfo=UTC), True),
+    ],
+)
+def test_months_and_fixes_follow_the_shops_time_zone(settings, placed, in_may):
+    settings.SHOP_TIME_ZONE = "Europe/Amsterdam"
+    product = ProductFactory(price=Decimal("10.00"))
+    made = order(customer(), (product, 2), placed=placed, delivered=placed)
+    give_back(made, (product, 1, "size-fit"), at=placed, shipping_cost=Decimal("5"))
+    fix = mark_fixed(
+        product=product, fixed_on=date(2026, 5, 1), area="description", note="", by=None
+    )
+
+    rows = queries.monthly(start=date(2026, 4, 1), end=date(2026, 5, 31))
+
+    sold, nothing = (2, 1, Decimal("5.00")), (0, 0, Decimal("0.00"))
+    assert [(r.month, r.units, r.returned_units, r.shipping_cost) for r in rows] == [
+        (date(2026, 4, 1), *(nothing if in_may else sold)),
+        (date(2026, 5, 1), *(sold if in_may else nothing)),
+    ]
+    # The fix of 1 May starts at midnight in the shop's time zone.
+    [listed] = queries.product_fixes()
+    counted, none = (2, Decimal("0.5000")), (0, None)
+    assert listed.fix == fix
+    assert (listed.units_before, listed.rate_before) == (none if in_may else counted)
+    assert (listed.units_after, listed.rate_after) == (counted if in_may else none)
 
 
 def test_centre_quality():
