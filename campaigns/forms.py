@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from modelcluster.forms import BaseChildFormSet
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from campaigns.models import Campaign, CampaignContent, CampaignVariant
+from campaigns.models import Campaign, CampaignVariant
 from insights.models import Persona
 from shop.models import Customer, Language, Order
 
@@ -45,8 +46,8 @@ def _persona_field():
 
 
 class CampaignForm(WagtailAdminModelForm):
-    """The create/edit form of the campaign itself (its contents and variants have
-    their own pages)."""
+    """The create/edit form of the campaign with its contents and variants (inline
+    formsets, saved together with it)."""
 
     languages = _languages_field()
     persona = _persona_field()
@@ -58,55 +59,78 @@ class CampaignForm(WagtailAdminModelForm):
             self.add_error(
                 "window_end", _("The window must end after it starts (same day).")
             )
+        self._check_variant_codes()
         return cleaned
 
+    def _check_variant_codes(self) -> None:
+        """Each content names a variant of this form (as it will be saved), or none;
+        without variants, the implicit variant A."""
+        variants = self.formsets.get("variants")
+        contents = self.formsets.get("contents")
+        if variants is None or contents is None or not self.is_bound:
+            return
+        variants.is_valid()
+        contents.is_valid()
+        codes = {form.cleaned_data.get("code") for form in variants.live_forms()}
+        codes = (codes - {None}) or {"A"}
+        for form in contents.live_forms():
+            code = form.cleaned_data.get("variant_code", "")
+            if code and code not in codes:
+                form.add_error(
+                    "variant_code",
+                    _(
+                        "No variant has the code {code}: add it under Variants, "
+                        "or leave this empty for every variant."
+                    ).format(code=code),
+                )
 
-class CampaignContentForm(WagtailAdminModelForm):
-    """One content (language, variant) of a campaign, edited on its own page."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        campaign_id = self.instance.campaign_id or self.data.get("campaign")
-        if "variant" in self.fields:
-            self.fields["variant"].queryset = CampaignVariant.objects.filter(
-                campaign_id=campaign_id if str(campaign_id or "").isdigit() else None
-            )
-            self.fields["variant"].empty_label = _("Every variant")
+class _ChildFormSet(BaseChildFormSet):
+    """An inline formset of the campaign form whose duplicate check names the field
+    (modelcluster's says "Please correct the duplicate data" on the whole form)."""
 
-    def clean(self):
-        cleaned = super().clean()
-        campaign, variant = cleaned.get("campaign"), cleaned.get("variant")
-        language = cleaned.get("language")
-        if campaign is None or language is None:
-            return cleaned
-        if variant is not None and variant.campaign_id != campaign.pk:
-            self.add_error("variant", _("Choose a variant of this campaign."))
-            return cleaned
-        taken = CampaignContent.objects.filter(
-            campaign=campaign, variant=variant, language=language
-        ).exclude(pk=self.instance.pk)
-        if taken.exists():
-            self.add_error(
-                "language", _("This language already has a content for this variant.")
-            )
-        return cleaned
+    unique_field = ""
+    duplicate_message = ""
+
+    def live_forms(self) -> list[forms.Form]:
+        """The rows that will be saved: filled in, valid so far, not deleted."""
+        return [
+            form
+            for form in self.forms
+            if hasattr(form, "cleaned_data")
+            and form.cleaned_data
+            and not self._should_delete_form(form)
+        ]
+
+    def unique_value(self, form):
+        raise NotImplementedError
 
     def validate_unique(self):
-        """The clean() above names the field; skip Django's generic message."""
+        seen = set()
+        for form in self.live_forms():
+            value = self.unique_value(form)
+            if None in value:
+                continue
+            if value in seen:
+                form.add_error(self.unique_field, self.duplicate_message)
+            seen.add(value)
 
 
-class CampaignVariantForm(WagtailAdminModelForm):
-    def clean(self):
-        cleaned = super().clean()
-        campaign, code = cleaned.get("campaign"), cleaned.get("code")
-        if campaign is not None and code:
-            taken = CampaignVariant.objects.filter(campaign=campaign, code=code)
-            if taken.exclude(pk=self.instance.pk).exists():
-                self.add_error("code", _("This campaign already has this variant."))
-        return cleaned
+class CampaignVariantFormSet(_ChildFormSet):
+    unique_field = "code"
+    duplicate_message = _("Another variant already has this code.")
 
-    def validate_unique(self):
-        """The clean() above names the field."""
+    def unique_value(self, form):
+        return (form.cleaned_data.get("code"),)
+
+
+class CampaignContentFormSet(_ChildFormSet):
+    unique_field = "language"
+    duplicate_message = _("This language already has a content for this variant.")
+
+    def unique_value(self, form):
+        data = form.cleaned_data
+        return (data.get("variant_code", ""), data.get("language"))
 
 
 class AudienceForm(forms.ModelForm):

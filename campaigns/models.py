@@ -9,10 +9,16 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
 from wagtail.fields import StreamField
 
 from campaigns.blocks import CampaignStreamBlock
@@ -61,7 +67,7 @@ def _languages_default() -> list[str]:
     return []
 
 
-class Campaign(models.Model):
+class Campaign(ClusterableModel):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=CampaignKind.choices)
     status = models.CharField(
@@ -221,12 +227,21 @@ class CampaignEvent(models.Model):
 
 
 class CampaignVariant(models.Model):
-    """An arm of an A/B test; a campaign without rows has one implicit variant A."""
+    """An arm of an A/B test; a campaign without rows has one implicit variant A.
+    Edited inline in the campaign's form."""
 
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="variants"
+    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    code = models.CharField(
+        _("code"),
+        max_length=2,
+        default="A",
+        validators=[
+            RegexValidator(
+                r"^[A-Z0-9]{1,2}$", _("One or two capital letters or digits.")
+            )
+        ],
+        help_text=_("A, B, …: contents name their variant by this code."),
     )
-    code = models.CharField(_("code"), max_length=2, default="A")
     name = models.CharField(_("name"), max_length=100, blank=True)
     weight = models.PositiveSmallIntegerField(
         _("weight"), default=1, validators=[MinValueValidator(1)]
@@ -256,17 +271,19 @@ class CampaignVariant(models.Model):
 
 
 class CampaignContent(models.Model):
-    campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="contents"
-    )
-    variant = models.ForeignKey(
-        CampaignVariant,
-        verbose_name=_("variant"),
-        null=True,
+    """The e-mail in one language, for every variant or one variant's own (by its
+    code, so a content and a variant added in the same edit can refer to each
+    other). Edited inline in the campaign's form."""
+
+    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="contents")
+    variant_code = models.CharField(
+        _("variant"),
+        max_length=2,
         blank=True,
-        on_delete=models.CASCADE,
-        related_name="contents",
-        help_text=_("Empty: used by every variant without its own content."),
+        help_text=_(
+            "A variant's code for its own content. Empty: used by every variant "
+            "without its own content."
+        ),
     )
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     subject = models.CharField(_("subject"), max_length=200)
@@ -276,12 +293,11 @@ class CampaignContent(models.Model):
     class Meta:
         verbose_name = _("content")
         verbose_name_plural = _("contents")
-        ordering = ["campaign", "variant", "language"]
+        ordering = ["campaign", "variant_code", "language"]
         constraints = [
             models.UniqueConstraint(
-                fields=["campaign", "variant", "language"],
+                fields=["campaign", "variant_code", "language"],
                 name="campaign_content_per_language",
-                nulls_distinct=False,
             ),
         ]
 

@@ -130,11 +130,11 @@ def content_for(
 ) -> CampaignContent | None:
     """The variant's own content in the language, else the shared one, else the
     same in English, else anything the campaign has."""
-    contents = list(campaign.contents.select_related("variant"))
+    contents = list(campaign.contents.all())
 
     def rank(content: CampaignContent) -> tuple[int, int]:
-        own = content.variant is not None and content.variant.code == variant_code
-        shared = content.variant is None
+        own = content.variant_code == variant_code
+        shared = not content.variant_code
         return (
             0 if content.language == language else 1 if content.language == "en" else 2,
             0 if own else 1 if shared else 2,

@@ -12,8 +12,10 @@ with ON CONFLICT DO NOTHING, then locks the ones still without a message
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -65,6 +67,10 @@ class IllegalTransition(CampaignError):
 
 class CampaignIncomplete(CampaignError):
     pass
+
+
+class UnknownTimeZone(CampaignError):
+    """Not an IANA time zone name (such as "Europe/Amsterdam")."""
 
 
 # Transitions -------------------------------------------------------------------------
@@ -193,6 +199,25 @@ def next_allowed(
         return moment.astimezone(dt.UTC)
     # Window and quiet hours never overlap: send at the window's opening.
     return moment.astimezone(dt.UTC)
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def set_customer_time_zone(*, customer: Customer, time_zone: str) -> CustomerTimeZone:
+    """Remember the customer's time zone (an IANA name, as a browser's
+    `Intl.DateTimeFormat().resolvedOptions().timeZone` reports it): quiet hours
+    follow it from now on. Idempotent; a new zone replaces the old one. Anything
+    that is not a known zone name is refused and changes nothing."""
+    name = (time_zone or "").strip()
+    if name not in _known_time_zones():
+        raise UnknownTimeZone(f"unknown time zone: {name[:64]!r}")
+    zone, _created = CustomerTimeZone.objects.update_or_create(
+        customer=customer, defaults={"time_zone": name}
+    )
+    return zone
 
 
 def customer_time_zones(customer_ids) -> dict[int, ZoneInfo]:
@@ -491,6 +516,12 @@ class _Batcher:
         )
         zones = customer_time_zones({row.customer_id for _, row in pending})
         start = max(self.now, campaign.scheduled_at or self.now)
+
+        @functools.cache
+        def send_after(zone: ZoneInfo | None) -> dt.datetime:
+            # The same for everyone in a time zone: once per zone and batch.
+            return next_allowed(at=start, window=self.window, customer_tz=zone)
+
         items, skipped = [], {}
         for assignment_pk, row in pending:
             customer = row.customer
@@ -531,11 +562,7 @@ class _Batcher:
                         "category": Category.MARKETING,
                         "sender_label": campaign.sender_label,
                         "language": language,
-                        "send_after": next_allowed(
-                            at=start,
-                            window=self.window,
-                            customer_tz=zones.get(customer.pk),
-                        ),
+                        "send_after": send_after(zones.get(customer.pk)),
                         **rendering.message_fields(
                             shell=shell, values=values, campaign=campaign
                         ),

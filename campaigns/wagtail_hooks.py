@@ -2,14 +2,13 @@
 status and key figures (sent; for trigger campaigns the return-rate difference against
 the holdout), the create/edit form (trigger and timing, sending window, holdout, audience
 rules with a live count), the activate / pause / resume / finish buttons, the preview
-with "send me a test" and the results page (campaigns/views.py). Each campaign's content
-per language and variant (a StreamField) and its variants are edited on their own pages,
-listed and linked from the campaign's page (they are plain foreign keys, not a
-modelcluster, so they cannot be inline panels of the campaign form).
+with "send me a test" and the results page (campaigns/views.py). The campaign is a
+modelcluster: its content per language and variant (a StreamField) and its variants are
+inline panels of the same form, saved together with it.
 
 The "Marketing" group holds the permissions (campaigns migrations): the listing and
 results need `campaigns.view_campaign`, creating `add_campaign`, editing, the buttons,
-preview, test, contents and variants `change_campaign`. Anyone else gets a plain 403 on
+preview and test `change_campaign`. Anyone else gets a plain 403 on
 every view. Campaigns are never deleted here (they carry assignments and results):
 finish one.
 """
@@ -23,6 +22,7 @@ from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.panels import (
     FieldPanel,
     FieldRowPanel,
+    InlinePanel,
     MultiFieldPanel,
     ObjectList,
     TabbedInterface,
@@ -43,14 +43,8 @@ from wagtail.snippets.views.snippets import (
 )
 
 from campaigns import services, views
-from campaigns.forms import CampaignContentForm, CampaignForm, CampaignVariantForm
-from campaigns.models import (
-    Campaign,
-    CampaignContent,
-    CampaignKind,
-    CampaignStatus,
-    CampaignVariant,
-)
+from campaigns.forms import CampaignContentFormSet, CampaignForm, CampaignVariantFormSet
+from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from insights.charts import format_value
 from shop.wagtail_hooks import RestrictedPermissionPolicy
 
@@ -150,6 +144,10 @@ class CampaignCreateView(MarketingOnly, CreateView):
 class CampaignEditView(MarketingOnly, EditView):
     required_permission = views.CHANGE
 
+    def get_success_url(self):
+        # Back to the campaign's page: its buttons, preview and results.
+        return reverse("campaigns:edit", args=[self.object.pk])
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         campaign = self.object
@@ -161,18 +159,6 @@ class CampaignEditView(MarketingOnly, EditView):
             "count_url": reverse("campaigns:audience_count", args=[campaign.pk]),
             "actions": views.available_actions(campaign),
             "events": campaign.events.select_related("by"),
-            "contents": [
-                (content, reverse("campaign_contents:edit", args=[content.pk]))
-                for content in campaign.contents.select_related("variant")
-            ],
-            "variants": [
-                (variant, reverse("campaign_variants:edit", args=[variant.pk]))
-                for variant in campaign.variants.all()
-            ],
-            "add_content_url": reverse("campaign_contents:add")
-            + f"?campaign={campaign.pk}",
-            "add_variant_url": reverse("campaign_variants:add")
-            + f"?campaign={campaign.pk}",
             "preview_url": reverse("campaigns:preview", args=[campaign.pk]),
             "results_url": reverse("campaigns:results", args=[campaign.pk]),
         }
@@ -190,6 +176,24 @@ class CampaignDeleteView(MarketingOnly, DeleteView):
 
 class CampaignUsageView(MarketingOnly, UsageView):
     pass
+
+
+class CheckedInlinePanel(InlinePanel):
+    """An InlinePanel whose formset is our own class (it names the field of a
+    duplicate instead of Django's generic "Please correct the duplicate data")."""
+
+    def __init__(self, *args, formset_class=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.formset_class = formset_class
+
+    def clone_kwargs(self):
+        return super().clone_kwargs() | {"formset_class": self.formset_class}
+
+    def get_form_options(self):
+        options = super().get_form_options()
+        if self.formset_class is not None:
+            options["formsets"][self.relation_name]["formset"] = self.formset_class
+        return options
 
 
 def _panels():
@@ -232,12 +236,44 @@ def _panels():
             "addresses are always left out."
         ),
     )
+    contents = CheckedInlinePanel(
+        "contents",
+        panels=[
+            FieldRowPanel([FieldPanel("language"), FieldPanel("variant_code")]),
+            FieldPanel("subject"),
+            FieldPanel("preheader"),
+            FieldPanel("body"),
+        ],
+        heading=gettext_lazy("Content per language and variant"),
+        label=gettext_lazy("content"),
+        formset_class=CampaignContentFormSet,
+        help_text=gettext_lazy(
+            "One e-mail per language; a variant may have its own. Customers whose "
+            "language has none get the English one."
+        ),
+    )
+    variants = CheckedInlinePanel(
+        "variants",
+        panels=[
+            FieldRowPanel([FieldPanel("code"), FieldPanel("name")]),
+            FieldRowPanel([FieldPanel("weight"), FieldPanel("review_selection")]),
+        ],
+        heading=gettext_lazy("Variants"),
+        label=gettext_lazy("variant"),
+        formset_class=CampaignVariantFormSet,
+        help_text=gettext_lazy(
+            "None: one variant A with the top-rated reviews. Add two or more for an "
+            "A/B test; each gets a share of the e-mail group by its weight."
+        ),
+    )
     return TabbedInterface(
         [
             ObjectList(
                 [FieldPanel("name"), FieldPanel("kind"), timing, window, measurement],
                 heading=gettext_lazy("Campaign"),
             ),
+            ObjectList([contents], heading=gettext_lazy("Content")),
+            ObjectList([variants], heading=gettext_lazy("Variants")),
             ObjectList([audience], heading=gettext_lazy("Audience")),
         ],
         base_form_class=CampaignForm,
@@ -303,132 +339,11 @@ class CampaignViewSet(SnippetViewSet):
         ]
 
 
-# Contents and variants ------------------------------------------------------------------
-
-
-class PartCreateView(MarketingOnly, CreateView):
-    """A content or variant of the campaign named in ?campaign=, back to the
-    campaign's page once saved."""
-
-    required_permission = views.CHANGE
-
-    def get_initial_form_instance(self):
-        instance = super().get_initial_form_instance() or self.model()
-        campaign = self.request.GET.get("campaign", "")
-        if campaign.isdigit():
-            instance.campaign_id = int(campaign)
-        return instance
-
-    def get_success_url(self):
-        return reverse("campaigns:edit", args=[self.object.campaign_id])
-
-
-class PartEditView(MarketingOnly, EditView):
-    required_permission = views.CHANGE
-
-    def get_success_url(self):
-        return reverse("campaigns:edit", args=[self.object.campaign_id])
-
-
-class PartIndexView(MarketingOnly, IndexView):
-    pass
-
-
-class PartDeleteView(MarketingOnly, DeleteView):
-    required_permission = views.CHANGE
-
-    def get_success_url(self):
-        return reverse("campaigns:edit", args=[self.object.campaign_id])
-
-
-class PartHistoryView(MarketingOnly, HistoryView):
-    pass
-
-
-class PartUsageView(MarketingOnly, UsageView):
-    pass
-
-
-class PartViewSet(SnippetViewSet):
-    add_to_reference_index = False
-    copy_view_enabled = False
-    inspect_view_enabled = False
-    index_view_class = PartIndexView
-    add_view_class = PartCreateView
-    edit_view_class = PartEditView
-    delete_view_class = PartDeleteView
-    history_view_class = PartHistoryView
-    usage_view_class = PartUsageView
-
-
-class CampaignPartFilterSet(WagtailFilterSet):
-    campaign = django_filters.ModelChoiceFilter(
-        label=gettext_lazy("campaign"), queryset=Campaign.objects.all()
-    )
-
-
-class CampaignContentFilterSet(CampaignPartFilterSet):
-    class Meta:
-        model = CampaignContent
-        fields = ["campaign", "language"]
-
-
-class CampaignContentViewSet(PartViewSet):
-    model = CampaignContent
-    icon = "doc-full"
-    menu_label = gettext_lazy("Contents")
-    url_prefix = "campaign-contents"
-    url_namespace = "campaign_contents"
-    filterset_class = CampaignContentFilterSet
-    search_fields = ["subject"]
-    list_display = ["subject", "campaign", "language", "variant"]
-    edit_handler = ObjectList(
-        [
-            FieldPanel("campaign"),
-            FieldRowPanel([FieldPanel("language"), FieldPanel("variant")]),
-            FieldPanel("subject"),
-            FieldPanel("preheader"),
-            FieldPanel("body"),
-        ],
-        base_form_class=CampaignContentForm,
-    )
-
-    def get_queryset(self, request):
-        return CampaignContent.objects.select_related("campaign", "variant")
-
-
-class CampaignVariantFilterSet(CampaignPartFilterSet):
-    class Meta:
-        model = CampaignVariant
-        fields = ["campaign"]
-
-
-class CampaignVariantViewSet(PartViewSet):
-    model = CampaignVariant
-    icon = "resubmit"
-    menu_label = gettext_lazy("Variants")
-    url_prefix = "campaign-variants"
-    url_namespace = "campaign_variants"
-    filterset_class = CampaignVariantFilterSet
-    list_display = ["code", "name", "campaign", "weight", "review_selection"]
-    edit_handler = ObjectList(
-        [
-            FieldPanel("campaign"),
-            FieldRowPanel([FieldPanel("code"), FieldPanel("name")]),
-            FieldRowPanel([FieldPanel("weight"), FieldPanel("review_selection")]),
-        ],
-        base_form_class=CampaignVariantForm,
-    )
-
-    def get_queryset(self, request):
-        return CampaignVariant.objects.select_related("campaign")
-
-
 class CampaignsViewSetGroup(SnippetViewSetGroup):
     menu_label = gettext_lazy("Campaigns")
     menu_icon = "mail"
     menu_order = 340
-    items = (CampaignViewSet, CampaignContentViewSet, CampaignVariantViewSet)
+    items = (CampaignViewSet,)
 
 
 register_snippet(CampaignsViewSetGroup)

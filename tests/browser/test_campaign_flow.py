@@ -115,19 +115,22 @@ def test_marketing_creates_previews_and_activates_a_post_purchase_campaign(
     expect(page.get_by_test_id("audience-count")).to_contain_text("in the audience")
     campaign = Campaign.objects.get()
 
-    # when: she adds its English content with the featured reviews
-    page.get_by_test_id("add-content").click()
-    page.locator("#id_language").select_option("en")
-    page.locator("#id_subject").fill("How is your sweater?")
-    page.get_by_title("Insert a block").first.click()
+    # when: she adds its English content with the featured reviews, inline in the
+    # campaign's form
+    page.get_by_role("tab", name="Content").click()
+    page.locator("#id_contents-ADD").click()
+    page.locator("#id_contents-0-language").select_option("en")
+    page.locator("#id_contents-0-subject").fill("How is your sweater?")
+    page.locator("#id_contents-FORMS").get_by_title("Insert a block").first.click()
     page.get_by_role("option", name=re.compile("Featured reviews")).click()
     page.get_by_role("button", name="Save").first.click()
 
-    # then: she is back on the campaign, which lists the content
-    expect(page.get_by_test_id("campaign-contents")).to_contain_text(
-        "How is your sweater?"
-    )
-    assert campaign.contents.get().subject == "How is your sweater?"
+    # then: she is back on the campaign, whose form holds the content
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Draft")
+    expect(page.locator("#id_contents-0-subject")).to_have_value("How is your sweater?")
+    content = campaign.contents.get()
+    assert content.subject == "How is your sweater?"
+    assert [block.block_type for block in content.body] == ["featured_reviews"]
 
     # when: she previews it for Anna's order
     page.get_by_test_id("preview-link").click()

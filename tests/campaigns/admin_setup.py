@@ -62,11 +62,17 @@ def url(name: str, *args) -> str:
 
 
 def form_data(
-    *, variants=(), contents=None, body=None, saved_contents=0, **fields
+    *,
+    variants=(),
+    contents=None,
+    body=None,
+    saved_contents=0,
+    saved_variants=0,
+    **fields,
 ) -> dict[str, str]:
     """The create/edit form's POST data: a post-purchase campaign unless overridden,
     one English content by default (the first `saved_contents` are saved ones, with
-    their "id")."""
+    their "id"; the first `saved_variants` likewise)."""
     values = {
         "name": "After delivery: what others say",
         "kind": "post_purchase",
@@ -88,7 +94,7 @@ def form_data(
         contents = [
             {
                 "language": "en",
-                "variant": "",
+                "variant_code": "",
                 "subject": "How is your order, {first_name}?",
                 "preheader": "",
                 "body": body
@@ -101,9 +107,9 @@ def form_data(
                 ),
             }
         ]
-    blank = {"variant": "", "preheader": "", "body": streamfield([])}
+    blank = {"variant_code": "", "preheader": "", "body": streamfield([])}
     values |= {
-        "variants": inline_formset(list(variants)),
+        "variants": inline_formset(list(variants), initial=saved_variants),
         "contents": inline_formset(
             [blank | content for content in contents], initial=saved_contents
         ),

@@ -1,5 +1,5 @@
 """The campaigns admin over HTTP: the listing with its key figures and filters, create
-and edit (panels, variants, content per language), the live audience count, the
+and edit (panels, with the variants and the content per language inline), the live audience count, the
 activate / pause / resume / finish buttons, and the permissions."""
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
-from wagtail.test.utils.form_data import nested_form_data, streamfield
+from wagtail.test.utils.form_data import streamfield
 
 from campaigns import services
 from campaigns.models import (
@@ -170,123 +169,215 @@ def test_create_saves_the_campaign_and_opens_its_page(marketing_client, editor):
     )
 
 
-def part_url(kind: str, name: str, *args) -> str:
-    return reverse(f"campaign_{kind}:{name}", args=args)
+def edit_page_content(campaign):
+    """The saved English content as the edit form sends it back."""
+    return edit_page_content_of(campaign.contents.get())
 
 
-def content_data(campaign, *, language="nl", variant="", subject="Hallo"):
-    return nested_form_data(
-        {
-            "campaign": str(campaign.pk),
-            "language": language,
-            "variant": variant,
-            "subject": subject,
-            "preheader": "",
-            "body": streamfield(
-                [
-                    ("heading", "Anderen vinden het ook mooi"),
-                    ("featured_reviews", {"heading": "Reviews", "fallback": ""}),
-                ]
-            ),
-        }
+def edit_page_content_of(content):
+    return {
+        "id": str(content.pk),
+        "language": content.language,
+        "variant_code": content.variant_code,
+        "subject": content.subject,
+    }
+
+
+VARIANT_B = {
+    "code": "B",
+    "name": "Most helpful",
+    "weight": "1",
+    "review_selection": "most_helpful",
+}
+VARIANT_A = VARIANT_B | {
+    "code": "A",
+    "name": "Top rated",
+    "review_selection": "top_rated",
+}
+
+
+def test_the_edit_form_shows_contents_and_variants_inline(marketing_client):
+    campaign = make_campaign()
+    CampaignVariant.objects.create(campaign=campaign, code="B", name="Most helpful")
+
+    response = marketing_client.get(url("edit", campaign.pk))
+
+    form = response.context["form"]
+    assert [f.instance.subject for f in form.formsets["contents"].forms] == [
+        "How is your order?"
+    ]
+    assert [f.instance.code for f in form.formsets["variants"].forms] == ["B"]
+    text = response.content.decode()
+    assert 'value="How is your order?"' in text
+    assert "Content per language and variant" in text
+
+
+def test_the_edit_form_saves_two_languages_and_two_variants(marketing_client):
+    # given: a campaign with its English content
+    campaign = make_campaign()
+
+    # when: marketing adds a Dutch content for variant B and two variants
+    response = post_form(
+        marketing_client,
+        url("edit", campaign.pk),
+        contents=[
+            edit_page_content(campaign),
+            {
+                "language": "nl",
+                "variant_code": "B",
+                "subject": "Hoe bevalt je bestelling?",
+                "body": streamfield(
+                    [
+                        ("heading", "Anderen vinden het ook mooi"),
+                        ("featured_reviews", {"heading": "Reviews", "fallback": ""}),
+                    ]
+                ),
+            },
+        ],
+        saved_contents=1,
+        variants=[VARIANT_A, VARIANT_B],
     )
 
-
-def test_a_content_per_language_is_added_from_the_campaigns_page(marketing_client):
-    campaign = make_campaign()
-    page = marketing_client.get(url("edit", campaign.pk))
-    add = page.context["add_content_url"]
-    assert add == part_url("contents", "add") + f"?campaign={campaign.pk}"
-    assert marketing_client.get(add).status_code == 200
-
-    response = marketing_client.post(add, content_data(campaign))
-
+    # then: every row is saved with the campaign
     assert response.status_code == 302
-    assert response["Location"] == url("edit", campaign.pk)
-    assert sorted(campaign.contents.values_list("language", "subject")) == [
-        ("en", "How is your order?"),
-        ("nl", "Hallo"),
+    assert sorted(
+        campaign.contents.values_list("language", "variant_code", "subject")
+    ) == [
+        ("en", "", "How is your order?"),
+        ("nl", "B", "Hoe bevalt je bestelling?"),
     ]
-    content = campaign.contents.get(language="nl")
-    assert [block.block_type for block in content.body] == [
+    dutch = campaign.contents.get(language="nl")
+    assert [block.block_type for block in dutch.body] == [
         "heading",
         "featured_reviews",
     ]
-    listed = marketing_client.get(url("edit", campaign.pk)).content.decode()
-    assert "Hallo" in listed
-
-
-def test_a_second_content_for_the_same_language_is_refused(marketing_client):
-    campaign = make_campaign()
-
-    response = marketing_client.post(
-        part_url("contents", "add"), content_data(campaign, language="en")
-    )
-
-    assert response.status_code == 200
-    assert response.context["form"].errors["language"] == [
-        "This language already has a content for this variant."
+    assert sorted(
+        campaign.variants.values_list("code", "name", "weight", "review_selection")
+    ) == [
+        ("A", "Top rated", 1, "top_rated"),
+        ("B", "Most helpful", 1, "most_helpful"),
     ]
-    assert campaign.contents.count() == 1
 
 
-def test_a_variant_gets_its_own_content(marketing_client):
+def test_the_edit_form_changes_and_deletes_inline_rows(marketing_client):
     campaign = make_campaign()
-    response = marketing_client.post(
-        part_url("variants", "add"),
-        {
-            "campaign": str(campaign.pk),
-            "code": "B",
-            "name": "Most helpful",
-            "weight": "1",
-            "review_selection": "most_helpful",
-        },
+    variant = CampaignVariant.objects.create(campaign=campaign, code="B", weight=1)
+    saved_variant = {"id": str(variant.pk), **VARIANT_B, "weight": "3"}
+
+    response = post_form(
+        marketing_client,
+        url("edit", campaign.pk),
+        contents=[edit_page_content(campaign) | {"subject": "Still happy?"}],
+        saved_contents=1,
+        variants=[saved_variant, VARIANT_A | {"DELETE": "1"}],
+        saved_variants=1,
     )
+
     assert response.status_code == 302
-    variant = campaign.variants.get()
-
-    marketing_client.post(
-        part_url("contents", "add"),
-        content_data(campaign, language="en", variant=str(variant.pk), subject="B!"),
-    )
-
-    assert set(
-        campaign.contents.values_list("language", "variant__code", "subject")
-    ) == {("en", None, "How is your order?"), ("en", "B", "B!")}
+    assert list(campaign.contents.values_list("subject", flat=True)) == ["Still happy?"]
+    assert list(campaign.variants.values_list("code", "weight")) == [("B", 3)]
 
 
-def test_a_variant_code_is_unique_per_campaign(marketing_client):
-    campaign = make_campaign()
-    CampaignVariant.objects.create(campaign=campaign, code="B")
-
-    response = marketing_client.post(
-        part_url("variants", "add"),
-        {
-            "campaign": str(campaign.pk),
-            "code": "B",
-            "weight": "1",
-            "review_selection": "top_rated",
-        },
-    )
-
-    assert response.status_code == 200
-    assert response.context["form"].errors["code"] == [
-        "This campaign already has this variant."
+def inline_errors(response, formset: str) -> list[dict]:
+    return [
+        dict(form.errors)
+        for form in response.context["form"].formsets[formset].forms
+        if form.errors
     ]
 
 
-def test_a_content_cannot_use_another_campaigns_variant(marketing_client):
-    campaign = make_campaign()
-    foreign = CampaignVariant.objects.create(campaign=make_campaign(), code="B")
+@pytest.mark.parametrize(
+    ("change", "formset", "errors"),
+    [
+        (
+            {"variants": [VARIANT_A, VARIANT_B, VARIANT_B | {"name": "Again"}]},
+            "variants",
+            [{"code": ["Another variant already has this code."]}],
+        ),
+        (
+            {"variants": [VARIANT_A | {"code": "b"}]},
+            "variants",
+            [{"code": ["One or two capital letters or digits."]}],
+        ),
+        (
+            {"variants": [VARIANT_A | {"weight": "0"}]},
+            "variants",
+            [{"weight": ["Ensure this value is greater than or equal to 1."]}],
+        ),
+        (
+            {
+                "contents": [
+                    {"language": "nl", "subject": "Hallo"},
+                    {"language": "nl", "subject": "Nog eens"},
+                ]
+            },
+            "contents",
+            [{"language": ["This language already has a content for this variant."]}],
+        ),
+        (
+            {
+                "variants": [VARIANT_A],
+                "contents": [{"language": "nl", "variant_code": "B", "subject": "Hoi"}],
+            },
+            "contents",
+            [
+                {
+                    "variant_code": [
+                        "No variant has the code B: add it under Variants, or "
+                        "leave this empty for every variant."
+                    ]
+                }
+            ],
+        ),
+        (
+            {"contents": [{"language": "nl", "subject": ""}]},
+            "contents",
+            [{"subject": ["This field is required."]}],
+        ),
+    ],
+)
+def test_the_edit_form_names_the_inline_field_in_error_and_saves_nothing(
+    marketing_client, change, formset, errors
+):
+    campaign = make_campaign(name="Before")
+    before = campaign.updated_at
 
-    response = marketing_client.post(
-        part_url("contents", "add"),
-        content_data(campaign, variant=str(foreign.pk)),
+    response = post_form(
+        marketing_client, url("edit", campaign.pk), name="After", **change
     )
 
     assert response.status_code == 200
-    assert "variant" in response.context["form"].errors
-    assert campaign.contents.count() == 1
+    assert inline_errors(response, formset) == errors
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.updated_at) == ("Before", before)
+    assert list(campaign.contents.values_list("language", "subject")) == [
+        ("en", "How is your order?")
+    ]
+    assert not campaign.variants.exists()
+
+
+def test_a_variant_in_use_by_a_content_cannot_be_deleted_alone(marketing_client):
+    campaign = make_campaign()
+    variant = CampaignVariant.objects.create(campaign=campaign, code="B")
+    own = CampaignContent.objects.create(
+        campaign=campaign, variant_code="B", language="en", subject="B!"
+    )
+
+    response = post_form(
+        marketing_client,
+        url("edit", campaign.pk),
+        contents=[
+            edit_page_content_of(campaign.contents.exclude(pk=own.pk).get()),
+            edit_page_content_of(own),
+        ],
+        saved_contents=2,
+        variants=[{"id": str(variant.pk), **VARIANT_B, "DELETE": "1"}],
+        saved_variants=1,
+    )
+
+    assert response.status_code == 200
+    assert "variant_code" in inline_errors(response, "contents")[0]
+    assert campaign.variants.filter(pk=variant.pk).exists()
 
 
 # Live audience count -----------------------------------------------------------------
@@ -434,12 +525,6 @@ def every_url(campaign):
         ("get", url("preview", campaign.pk)),
         ("post", url("preview", campaign.pk)),
         ("get", url("results", campaign.pk)),
-        ("get", part_url("contents", "list")),
-        ("get", part_url("contents", "add")),
-        ("post", part_url("contents", "add")),
-        ("get", part_url("contents", "edit", campaign.contents.get().pk)),
-        ("get", part_url("variants", "list")),
-        ("post", part_url("variants", "add")),
     ]
 
 

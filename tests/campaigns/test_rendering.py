@@ -65,11 +65,11 @@ def test_a_product_without_quotable_reviews_gets_the_fallback_block():
 
 def test_content_per_language_and_per_variant(boots):
     campaign = make_campaign()
-    b = CampaignVariant.objects.create(
+    CampaignVariant.objects.create(
         campaign=campaign, code="B", review_selection=ReviewSelection.MOST_HELPFUL
     )
     CampaignContent.objects.create(
-        campaign=campaign, variant=b, language="en", subject="Variant B", body=[]
+        campaign=campaign, variant_code="B", language="en", subject="Variant B", body=[]
     )
     order = delivered_order(delivered_at=timezone.now(), products=[boots])
 

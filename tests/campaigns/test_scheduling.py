@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from campaigns import services
-from campaigns.models import Assignment, CampaignKind, CustomerTimeZone, Group
+from campaigns.models import Assignment, CampaignKind, Group
 from emails.models import Category, Message
 from tests.campaigns.core_setup import delivered_order, make_campaign
 from tests.factories import ProductFactory
@@ -81,7 +81,7 @@ def test_messages_wait_for_the_sending_window_in_shop_time():
 def test_quiet_hours_follow_the_customers_time_zone_where_known():
     make_campaign(delay_days=3, holdout_percent=0)
     order = delivered_order(delivered_at=ams(2026, 3, 7, 12, 0))
-    CustomerTimeZone.objects.create(
+    services.set_customer_time_zone(
         customer=order.customer, time_zone="America/New_York"
     )
 
