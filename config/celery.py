@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
@@ -22,3 +22,19 @@ def create_filesystem_broker_folders(sender, **kwargs):
     for key in ("data_folder_in", "data_folder_out", "processed_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@signals.setup_logging.connect
+def use_django_logging(**kwargs):
+    """Keep Django's LOGGING (JSON lines with request ids) in the worker and beat
+    instead of Celery's own format: connecting this signal stops Celery from
+    configuring logging."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+# One log line per task, request ids carried from web to worker (config/logging.py).
+import config.logging  # noqa: E402, F401

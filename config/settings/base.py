@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -77,12 +78,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.security.AdminLoginGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -195,7 +198,18 @@ ACCOUNT_RATE_LIMITS = {}  # {} keeps allauth's defaults; tests turn them off.
 ACCOUNT_USER_DISPLAY = "shop.accounts.user_display"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{WAGTAIL_SITE_NAME}] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). allauth
+# takes the client IP for its per-IP limits from that many entries from the right; 0
+# uses the socket's address, which behind a proxy is the proxy's: one bucket for all.
 ALLAUTH_TRUSTED_PROXY_COUNT = int(env("ALLAUTH_TRUSTED_PROXY_COUNT", "0"))
+# Staff (and customers) can turn on two-factor authentication at /accounts/2fa/: an
+# authenticator app (TOTP) and recovery codes. Wagtail's own /admin/login/ sends an
+# account with a second factor to allauth's login (config/security.py).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env("SITE_NAME", "Returnwise")
+# Failed logins on Wagtail's /admin/login/ allowed per window (attempts, seconds), per
+# client IP and per IP + username, counted in the shared cache; {} turns it off.
+ADMIN_LOGIN_FAILURE_LIMITS = {"ip": (20, 60), "ip_user": (5, 300)}
 LOGIN_REDIRECT_URL = "shop:my_orders"
 LOGIN_URL = "account_login"
 
@@ -260,6 +274,11 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A running task keeps going on broker connection loss (its ack may be lost; tasks are
+# idempotent). True (Celery 6's default) would cancel SendGrid requests mid-way.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A worker started while Redis restarts waits for it instead of exiting.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
@@ -272,25 +291,72 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Logs: JSON lines on stderr (LOG_FORMAT=json), one per request (returnwise.request)
+# and per Celery task (returnwise.task), each with the request id (config/logging.py).
+# LOG_FORMAT=plain prints the same lines for a person reading a terminal.
+LOG_FORMAT = env("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.middleware.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
     "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-        }
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
             "filters": ["request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # returnwise.task writes the one line per task; Celery's own success line
+        # would repeat it (failures still log, with their traceback, at ERROR).
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
+# Security headers (config/security.py). HSTS and the secure cookies: production.py.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURITY_CSP = {
+    "default-src": ["'self'"],
+    # Inline scripts only with the request's nonce: {{ request.csp_nonce }}.
+    "script-src": ["'self'"],
+    # Templates and the embeds use style attributes.
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "https:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    # Video embeds on Wagtail pages.
+    "frame-src": ["'self'", "https:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'self'"],
+}
+# Wagtail's admin still uses inline scripts in places, and blob: image previews.
+SECURITY_CSP_ADMIN_PATH = "/admin/"
+SECURITY_CSP_ADMIN = SECURITY_CSP | {
+    "script-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:", "https:"],
+    "media-src": ["'self'", "blob:"],
+}
+# Report violations without enforcing them (for trying a changed policy).
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+SECURITY_PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+)
+# Staff avatars over https (Wagtail's default is protocol-relative), as img-src allows.
+WAGTAIL_GRAVATAR_PROVIDER_URL = "https://www.gravatar.com/avatar"
+# Bearer token for GET /metrics (Prometheus); unset turns the endpoint off (404).
+METRICS_TOKEN = env("METRICS_TOKEN")
+# Celery keeps Django's LOGGING in the worker (config/celery.py: setup_logging).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Loyalty: the daily scan expires balances, records expiry reminders and gives points
 # for kept orders (earning rules are a Wagtail setting, LoyaltySettings).

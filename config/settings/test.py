@@ -33,3 +33,5 @@ SENDGRID_API_KEY = ""
 SENDGRID_EVENT_WEBHOOK_PUBLIC_KEY = ""
 # Uploads made by tests land in a throwaway folder, never in var/media.
 MEDIA_ROOT = tempfile.mkdtemp(prefix="returnwise-test-media-")
+# Like allauth's limits, the admin login guard is tested on purpose (tests/config).
+ADMIN_LOGIN_FAILURE_LIMITS = {}
