@@ -37,6 +37,7 @@ from emails.models import (
     SuppressionReason,
 )
 from shop.models import ConsentSource, Customer
+from shop.serializers import unstorable_text_path
 
 logger = logging.getLogger(__name__)
 
@@ -755,8 +756,11 @@ def record_ambiguous(
     *, ids: list[int], error: str, lease_until: datetime | None = None
 ) -> list[int]:
     """The request left and no answer came: wait for a SendGrid event before
-    deciding (resolve_ambiguous)."""
+    deciding (resolve_ambiguous). Rows SendGrid has already reported on are sent."""
     now = timezone.now()
+    only = Q(lease_until=lease_until) if lease_until else None
+    proven = _record_proven(ids, now=now, only=only)
+    ids = [pk for pk in ids if pk not in set(proven)]
     return _transition(
         ids,
         from_statuses=[Status.SENDING],
@@ -772,6 +776,48 @@ def record_ambiguous(
     )
 
 
+def _record_proven(ids: list[int], *, now: datetime, only: Q | None) -> list[int]:
+    """`sending` rows SendGrid has already reported an event for: sent (then failed,
+    for a bounce or drop). Any event carrying our id proves it accepted a request
+    for the row; it can arrive while the row is still `sending` (the worker died,
+    or its request timed out, after SendGrid took it), and must not leave the row
+    ambiguous, to be sent once more. Returns the ids moved to sent."""
+    accepted = list(
+        MessageEvent.objects.filter(message_id__in=ids)
+        .exclude(kind=EventKind.STATUS)
+        .values_list("message_id", flat=True)
+        .distinct()
+    )
+    moved = _transition(
+        accepted,
+        from_statuses=[Status.SENDING],
+        to=Status.SENT,
+        now=now,
+        detail="SendGrid reported on it: accepted",
+        only=only,
+        lease_until=None,
+        sent_at=now,
+        last_error="",
+        next_attempt_at=None,
+    )
+    lost = list(
+        MessageEvent.objects.filter(
+            message_id__in=moved, kind__in=[EventKind.BOUNCE, EventKind.DROPPED]
+        )
+        .values_list("message_id", flat=True)
+        .distinct()
+    )
+    _transition(
+        lost,
+        from_statuses=[Status.SENT],
+        to=Status.FAILED,
+        now=now,
+        detail="bounced or dropped at SendGrid",
+        last_error="bounced or dropped at SendGrid",
+    )
+    return moved
+
+
 def expire_leases(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
     """Rows whose worker died: those whose request had started are ambiguous, the
     others go back to the queue (or fail after their attempts). Returns
@@ -783,6 +829,8 @@ def expire_leases(*, now: datetime | None = None) -> tuple[list[int], list[int]]
             "pk", flat=True
         )
     )
+    proven = set(_record_proven(started, now=now, only=Q(lease_until__lt=now)))
+    started = [pk for pk in started if pk not in proven]
     ambiguous = _transition(
         started,
         from_statuses=[Status.SENDING],
@@ -901,12 +949,18 @@ FIRST_TIME_FIELDS = {
 
 
 def store_provider_events(*, events: list[dict]) -> list[str]:
-    """Keep each event once (SendGrid repeats them); returns the new events' ids."""
-    rows = {
-        str(event["sg_event_id"])[:100]: event
-        for event in events
-        if isinstance(event, dict) and event.get("sg_event_id")
-    }
+    """Keep each event once (SendGrid repeats them); returns the new events' ids.
+    An item that is not an event, or holds text the database cannot store (a NUL,
+    a lone surrogate), is skipped with a warning: one bad event must not make
+    SendGrid retry the whole batch for days."""
+    rows = {}
+    for event in events:
+        if not (isinstance(event, dict) and event.get("sg_event_id")):
+            continue
+        if unstorable_text_path(event) is not None:
+            logger.warning("SendGrid event skipped: text that cannot be stored")
+            continue
+        rows[str(event["sg_event_id"])[:100]] = event
     with transaction.atomic():
         known = set(
             ProviderEvent.objects.filter(sg_event_id__in=rows).values_list(

@@ -63,6 +63,7 @@ from shop.models import Order, OrderLine
 ZERO = Decimal("0.00")
 PHOTO_MAX_BYTES = 8 * 1024 * 1024
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+PHOTO_MAX_PIXELS = 40_000_000
 RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U
 SENDER = "returns"
 
@@ -225,6 +226,11 @@ def route_centre(products) -> FulfilmentCentre | None:
 
 
 def _validate_photo(photo: UploadedFile, *, field_name: str) -> None:
+    """A JPEG, PNG or WebP of at most PHOTO_MAX_BYTES and PHOTO_MAX_PIXELS that
+    decodes whole. The pixel count is read from the header before anything is
+    decompressed, so a decompression bomb is refused without its memory."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     if photo.size and photo.size > PHOTO_MAX_BYTES:
@@ -234,21 +240,30 @@ def _validate_photo(photo: UploadedFile, *, field_name: str) -> None:
             ),
             field=field_name,
         )
+    not_an_image = ReturnNotEligible(
+        _("The photo must be a JPEG, PNG or WebP image."), field=field_name
+    )
+    too_many_pixels = ReturnNotEligible(
+        _("The photo has too many pixels (at most {count} megapixels).").format(
+            count=PHOTO_MAX_PIXELS // 1_000_000
+        ),
+        field=field_name,
+    )
     try:
         photo.seek(0)
-        with Image.open(photo) as image:
-            image_format = image.format
-            image.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ReturnNotEligible(
-            _("The photo must be a JPEG, PNG or WebP image."), field=field_name
-        ) from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(photo, formats=sorted(PHOTO_FORMATS)) as image:
+                width, height = image.size
+                if width * height > PHOTO_MAX_PIXELS:
+                    raise too_many_pixels
+                image.load()  # a truncated or corrupt file fails here
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise too_many_pixels from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise not_an_image from exc
     finally:
         photo.seek(0)
-    if image_format not in PHOTO_FORMATS:
-        raise ReturnNotEligible(
-            _("The photo must be a JPEG, PNG or WebP image."), field=field_name
-        )
 
 
 def quote_return(
@@ -653,12 +668,15 @@ COUNTED_ENDS = frozenset(
 
 
 def _announce(signal, request: ReturnRequest) -> None:
-    """Send `signal` once the current transaction commits (never for a rollback)."""
+    """Send `signal` once the current transaction commits (never for a rollback).
+    Robust: a receiver that fails (its broker is down) is logged, and neither turns
+    the committed change into an error nor stops the e-mail and webhook kicks."""
     request_id, customer_id = request.pk, request.customer_id
     transaction.on_commit(
         lambda: signal.send(
             sender=ReturnRequest, request_id=request_id, customer_id=customer_id
-        )
+        ),
+        robust=True,
     )
 
 
