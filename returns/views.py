@@ -199,6 +199,15 @@ def start_from_link(request, token: str):
         order = order_for_return_token(token)
     except InvalidReturnLink:
         return _private(render(request, "returns/start_invalid.html", status=404))
+    owner = order.customer.user_id
+    if request.user.is_authenticated and owner is not None and owner != request.user.pk:
+        # Signed in as someone else: the status pages of the return would refuse
+        # them (see _return_or_404), and the order is not theirs to open.
+        messages.error(
+            request,
+            _("This return link is for another account. Sign out to use it."),
+        )
+        return _private(render(request, "returns/start_invalid.html", status=404))
     _grant(request, order, Channel.QR)
     return _choose_page(request, order, ReturnForm(**_form_kwargs(order)))
 
@@ -321,8 +330,11 @@ def _draft_choices(draft: dict) -> list[services.LineChoice]:
     for line in draft["lines"]:
         photo = None
         if line["photo"] and default_storage.exists(line["photo"]):
+            # A random name: the stored file's URL must not be guessable from the
+            # order line's id.
+            name = f"{secrets.token_hex(16)}{Path(line['photo']).suffix}"
             with default_storage.open(line["photo"], "rb") as stored:
-                photo = SimpleUploadedFile(Path(line["photo"]).name, stored.read())
+                photo = SimpleUploadedFile(name, stored.read())
         choices.append(
             services.LineChoice(
                 order_line_id=line["order_line_id"],

@@ -18,6 +18,9 @@ def satisfaction(request, token: str):
         return_request, score = links.satisfaction_for_token(token)
     except links.InvalidStatusLink as exc:
         raise Http404 from exc
+    owner = return_request.customer.user_id
+    if request.user.is_authenticated and owner is not None and owner != request.user.pk:
+        raise Http404  # signed in as someone else, as on the status page
     recorded = False
     error = ""
     if request.method == "POST":

@@ -24,6 +24,14 @@ def _offer(customer) -> dict:
     return {"points": base, "photo_bonus": photo_bonus}
 
 
+def _someone_else(request, customer) -> bool:
+    """Signed in, while the customer the link was sent to has another account."""
+    owner = customer.user_id
+    return (
+        request.user.is_authenticated and owner is not None and owner != request.user.pk
+    )
+
+
 def _submit(request, form, line):
     """Call submit_review with the form's data; False (form errors) on a refusal."""
     data = form.cleaned_data
@@ -90,6 +98,15 @@ def write_by_link(request, token: str):
             "reviews/account/link_refused.html",
             {"message": str(exc)},
             status=410 if exc.code in ("link_expired", "link_spent") else 404,
+        )
+    if _someone_else(request, line.order.customer):
+        # The link is the buyer's: signed in as someone else, it would write a
+        # review under the buyer's name from another person's session.
+        return render(
+            request,
+            "reviews/account/link_refused.html",
+            {"message": _("This link is for another account. Sign out to use it.")},
+            status=404,
         )
     rules = ReviewSettings.load(request_or_site=request)
     form = ReviewForm(
