@@ -46,7 +46,7 @@ def language_codes() -> list[str]:
 def find_policy(*, sku: str, lang: str | None) -> FoundPolicy:
     """The policy in force now for the product with this SKU; raises PolicyNotFound
     (400 for an unknown language, 404 for an unknown SKU or no policy)."""
-    lang = (lang or settings.LANGUAGE_CODE).lower()
+    lang = (settings.LANGUAGE_CODE if lang is None else lang).lower()
     if lang not in language_codes():
         raise PolicyNotFound(
             "lang",
@@ -79,7 +79,7 @@ def policy_answer(
     rendered since the last change of a page, product or category (and within
     POLICY_EMBED_MAX_AGE, so a change no signal announced still shows within a
     minute). Raises PolicyNotFound; refusals are not cached."""
-    code = (lang or settings.LANGUAGE_CODE).lower()
+    code = (settings.LANGUAGE_CODE if lang is None else lang).lower()
     version = cache_version(ANSWERS_VERSION_KEY)
     digest = hashlib.sha256(f"{kind}|{code}|{sku}".encode()).hexdigest()
     key = f"cms:policy-answer:v{FORMAT_VERSION}:{version}:{digest}"

@@ -276,18 +276,24 @@ class ReturnListView(ReturnsApiView):
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: ReturnPageSerializer} | ERROR_RESPONSES,
+        responses={
+            200: ReturnPageSerializer,
+            404: OpenApiResponse(
+                ErrorsSerializer, description=_("A page past the last one.")
+            ),
+        }
+        | ERROR_RESPONSES,
     )
     def get(self, request):
         returns = _returns_queryset()
         centre = self.requested_centre()
         if centre is not None:
             returns = returns.filter(centre=centre)
-        wanted = request.query_params.get("status", "").strip()
-        if wanted:
-            if wanted not in ReturnStatus.values:
+        wanted = request.query_params.get("status")
+        if wanted is not None:
+            if wanted.strip() not in ReturnStatus.values:
                 raise exceptions.ValidationError({"status": [_("Unknown status.")]})
-            returns = returns.filter(status=wanted)
+            returns = returns.filter(status=wanted.strip())
         paginator = ReturnsPage()
         page = paginator.paginate_queryset(returns, request, view=self)
         return paginator.get_paginated_response(

@@ -15,6 +15,7 @@ class CentreClient:
 
     is_authenticated = True
     is_anonymous = False
+    pk = None  # not a user: code that logs request.user.pk gets None
     is_staff = False
 
     def __init__(self, centre: FulfilmentCentre):

@@ -140,7 +140,7 @@ class BadParameter(Exception):
 
 def _int_param(params, name: str, default: int, low: int, high: int) -> int:
     raw = params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -154,11 +154,22 @@ def _int_param(params, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _bool_param(params, name: str) -> bool:
+    raw = params.get(name)
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise BadParameter(name, _("Give true or false."))
+    return raw.lower() in ("true", "1")
+
+
 def _params(params) -> dict:
-    lang = (params.get("lang") or settings.LANGUAGE_CODE).lower()
+    """The query, checked: a parameter that is given must be valid (an empty value
+    too), so a typo is a 400 naming it rather than a silently different answer."""
+    lang = params.get("lang", settings.LANGUAGE_CODE).lower()
     if lang not in {code for code, _name in settings.LANGUAGES}:
         raise BadParameter("lang", _("Unknown language; use en or nl."))
-    sort = params.get("sort") or public.DEFAULT_SORT
+    sort = params.get("sort", public.DEFAULT_SORT)
     if sort not in public.SORTS:
         raise BadParameter(
             "sort",
@@ -166,14 +177,12 @@ def _params(params) -> dict:
                 sorts=", ".join(public.SORTS)
             ),
         )
-    stars = params.get("stars")
-    stars = _int_param(params, "stars", 0, 1, 5) if stars not in (None, "") else None
-    with_photos = (params.get("with_photos") or "").lower() in ("1", "true")
+    stars = _int_param(params, "stars", 0, 1, 5) or None
     return {
         "lang": lang,
         "sort": sort,
         "stars": stars,
-        "with_photos": with_photos,
+        "with_photos": _bool_param(params, "with_photos"),
         "page": _int_param(params, "page", 1, 1, 1_000_000),
         "page_size": _int_param(
             params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE

@@ -13,13 +13,19 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from shop.models import ConsentSource, Order, OrderLine, OrderSource, Product
-from shop.serializers import OrderInSerializer, ProductInSerializer, error_paths
-from shop.services import record_delivery, upsert_order, upsert_product
+from shop.serializers import (
+    UNSTORABLE_TEXT,
+    OrderInSerializer,
+    ProductInSerializer,
+    error_paths,
+    unstorable_text_path,
+)
+from shop.services import LinesInUse, record_delivery, upsert_order, upsert_product
 
 EXTERNAL_ID_MAX_LENGTH = Order._meta.get_field("external_id").max_length
 SKU_MAX_LENGTH = Product._meta.get_field("sku").max_length
@@ -235,8 +241,22 @@ ERROR_RESPONSES = {
 }
 
 
+class StorableJSONParser(parsers.JSONParser):
+    """JSON whose every string the database can store: a NUL or a lone surrogate
+    is refused here, naming its path, rather than failing the write later."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        path = unstorable_text_path(data)
+        if path is not None:
+            raise exceptions.ValidationError({path: [UNSTORABLE_TEXT]})
+        return data
+
+
 class ShopApiView(APIView):
     """Token-authenticated; refuses a body above API_MAX_BODY_BYTES unread."""
+
+    parser_classes = [StorableJSONParser]
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -287,7 +307,15 @@ class OrderView(ShopApiView):
             "An unknown SKU becomes a product from the line's name and category."
         ),
         request=OrderInSerializer,
-        responses={200: OrderOutSerializer, 201: OrderOutSerializer} | ERROR_RESPONSES,
+        responses={
+            200: OrderOutSerializer,
+            201: OrderOutSerializer,
+            409: OpenApiResponse(
+                ErrorsSerializer,
+                description=_("The update leaves out lines that a return refers to."),
+            ),
+        }
+        | ERROR_RESPONSES,
     )
     def put(self, request, external_id: str):
         _check_length("external_id", external_id, EXTERNAL_ID_MAX_LENGTH)
@@ -301,6 +329,11 @@ class OrderView(ShopApiView):
             )
         except DataError as exc:
             raise _too_large_to_store() from exc
+        except LinesInUse as exc:
+            return Response(
+                {"errors": [{"path": "lines", "message": exc.message}]},
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response(
             _order_out(result.order),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
@@ -364,6 +397,10 @@ class OrderBatchView(ShopApiView):
         except DataError:
             return _batch_result(
                 external_id, "rejected", error_paths(_too_large_to_store().detail)
+            )
+        except LinesInUse as exc:
+            return _batch_result(
+                external_id, "rejected", [{"path": "lines", "message": exc.message}]
             )
         return _batch_result(external_id, "created" if result.created else "updated")
 

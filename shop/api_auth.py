@@ -12,6 +12,7 @@ class ApiClient:
 
     is_authenticated = True
     is_anonymous = False
+    pk = None  # not a user: code that logs request.user.pk gets None
 
     def __init__(self, token: ApiToken):
         self.token = token

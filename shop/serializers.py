@@ -126,6 +126,42 @@ class ProductInSerializer(serializers.Serializer):
     )
 
 
+def unstorable_text_path(data, prefix: str = "") -> str | None:
+    """The JSON path of the first string in `data` that the database cannot store:
+    one with a NUL character or a lone surrogate (valid JSON, `"\\ud800"`, but not
+    UTF-8). A bad object key is reported at its object. None when all is well."""
+    if isinstance(data, str):
+        return None if _storable(data) else prefix or "$"
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not _storable(key):
+                return prefix or "$"
+            found = unstorable_text_path(value, f"{prefix}.{key}" if prefix else key)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found = unstorable_text_path(value, f"{prefix}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+UNSTORABLE_TEXT = _(
+    "Contains a character that cannot be stored (a NUL or a lone UTF-16 surrogate)."
+)
+
+
 def error_paths(errors, prefix: str = "") -> list[dict[str, str]]:
     """Flatten DRF's nested errors into [{"path": "lines[0].sku", "message": ...}]."""
     flat: list[dict[str, str]] = []

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from shop.models import (
     ApiToken,
@@ -188,6 +190,21 @@ def _products_for(lines: tuple[LineData, ...], currency: str) -> dict[str, Produ
     return products
 
 
+class LinesInUse(Exception):
+    """An update leaves out order lines that a return refers to: refused whole."""
+
+    def __init__(self, external_ids: list[str]):
+        super().__init__(", ".join(external_ids))
+        self.external_ids = external_ids
+
+    @property
+    def message(self) -> str:
+        return _(
+            "Lines {ids} cannot be removed: a return refers to them. "
+            "Send them again with the order."
+        ).format(ids=", ".join(self.external_ids))
+
+
 @transaction.atomic
 def upsert_order(
     *,
@@ -254,9 +271,18 @@ def upsert_order(
             current.unit_price = line.unit_price
             changed_lines.append(current)
     if existing:
-        OrderLine.objects.filter(
-            pk__in=[line.pk for line in existing.values()]
-        ).delete()
+        try:
+            OrderLine.objects.filter(
+                pk__in=[line.pk for line in existing.values()]
+            ).delete()
+        except ProtectedError as exc:
+            # A return (or another app's row) refers to a line the push leaves out.
+            held = {obj.order_line_id for obj in exc.protected_objects}
+            raise LinesInUse(
+                sorted(
+                    line.external_id for line in existing.values() if line.pk in held
+                )
+            ) from exc
     OrderLine.objects.bulk_create(new_lines)
     OrderLine.objects.bulk_update(changed_lines, ["product", "quantity", "unit_price"])
     return UpsertResult(order=order, created=created)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
@@ -50,8 +51,13 @@ from django.views.decorators.http import require_POST
 
 from shop import platforms
 from shop.models import OrderSource, WebhookDelivery
-from shop.serializers import OrderInSerializer, error_paths
-from shop.services import upsert_order_from_webhook
+from shop.serializers import (
+    UNSTORABLE_TEXT,
+    OrderInSerializer,
+    error_paths,
+    unstorable_text_path,
+)
+from shop.services import LinesInUse, upsert_order_from_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +101,16 @@ WOOCOMMERCE = Platform(
 @csrf_exempt
 @require_POST
 def shopify(request: HttpRequest) -> JsonResponse:
+    if _too_large(request):
+        return _errors(413, "$", _("The request body is too large."))
     return _receive(request, SHOPIFY)
 
 
 @csrf_exempt
 @require_POST
 def woocommerce(request: HttpRequest) -> JsonResponse:
+    if _too_large(request):
+        return _errors(413, "$", _("The request body is too large."))
     if _is_woocommerce_ping(request) and settings.WOOCOMMERCE_WEBHOOK_SECRET:
         logger.info("WooCommerce webhook ping answered")
         return _status("ignored")
@@ -139,6 +149,9 @@ def _receive(request: HttpRequest, platform: Platform) -> JsonResponse:
         payload = json.loads(body)
     except ValueError:
         return _errors(400, "$", _("The body is not valid JSON."))
+    bad_text = unstorable_text_path(payload)
+    if bad_text is not None:
+        return _errors(400, bad_text, str(UNSTORABLE_TEXT))
     try:
         order = platform.to_order(payload, topic=topic)
     except platforms.PayloadError as exc:
@@ -157,6 +170,14 @@ def _receive(request: HttpRequest, platform: Platform) -> JsonResponse:
         return _errors(
             400, "$", _("A value is too large to store (check quantities and prices).")
         )
+    except LinesInUse as exc:
+        logger.warning(
+            "%s webhook for order %s refused: lines %s have returns",
+            platform.source,
+            order.external_id,
+            exc,
+        )
+        return _errors(409, "line_items", exc.message)
 
     if result is None:
         status = "duplicate"
@@ -171,6 +192,15 @@ def _receive(request: HttpRequest, platform: Platform) -> JsonResponse:
         status,
     )
     return _status(status)
+
+
+def _too_large(request: HttpRequest) -> bool:
+    """Above DATA_UPLOAD_MAX_MEMORY_SIZE: answered 413 in JSON, the body unread."""
+    try:
+        request.body  # noqa: B018 (reading it is the check)
+    except RequestDataTooBig:
+        return True
+    return False
 
 
 def _signed(body: bytes, signature: str, secret: str) -> bool:
