@@ -113,13 +113,21 @@ def cached_answer(
     return answer
 
 
+def _sku_key(sku: str) -> str:
+    return f"reviews:sku:{hashlib.sha256(sku.encode()).hexdigest()}"
+
+
+def forget_sku(sku: str) -> None:
+    """Drop the remembered id of this SKU (its product was deleted or re-created)."""
+    cache.delete(_sku_key(sku))
+
+
 def product_id_for_sku(sku: str) -> int | None:
-    """The product's id for its SKU, remembered in the cache (a SKU never moves to
-    another product); None for an unknown SKU (not remembered)."""
+    """The product's id for its SKU, remembered in the cache until that product is
+    saved or deleted; None for an unknown SKU (not remembered)."""
     from shop.models import Product
 
-    digest = hashlib.sha256(sku.encode()).hexdigest()
-    key = f"reviews:sku:{digest}"
+    key = _sku_key(sku)
     product_id = cache.get(key)
     if product_id is None:
         product_id = (
