@@ -1,0 +1,18 @@
+"""Settings for the load test: production's (DEBUG off, Redis cache and broker,
+manifest static files, secrets required) with loadtest/urls.py as the URLconf, which
+adds the bare view the figures are compared with.
+
+The one relaxation: gunicorn is reached over plain HTTP on the loopback, where a
+reverse proxy would terminate TLS in production, so the session and CSRF cookies may
+travel without TLS (SECURE_SSL_REDIRECT is turned off through its variable)."""
+
+from config.settings.production import *  # noqa: F403
+
+ROOT_URLCONF = "loadtest.urls"
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# The manifest, as in production, without the gzip/brotli copies: the load fetches no
+# static file, and compressing Wagtail's admin files is most of the set-up time.
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+}
