@@ -18,10 +18,6 @@ def customer_time_zone_reported(sender, *, customer, time_zone, **kwargs):
 
 def connect() -> None:
     register_send_check(services.KEY_PREFIX, services.send_check)
-    # shop/signals.py declares this signal once the customer pages report the
-    # browser's time zone (see docs in campaigns/services.set_customer_time_zone).
-    reported = getattr(shop_signals, "customer_time_zone_reported", None)
-    if reported is not None:
-        reported.connect(
-            customer_time_zone_reported, dispatch_uid="campaigns-time-zone"
-        )
+    shop_signals.customer_time_zone_reported.connect(
+        customer_time_zone_reported, dispatch_uid="campaigns-time-zone"
+    )

@@ -7,9 +7,14 @@ Receivers are called with `customer=<Customer>` and return `(section, data)`:
 - customer_export_requested: return everything the app holds on the customer.
 - customer_erase_requested: anonymise what the app holds on the customer (inside the
   erase transaction, before the customer itself is anonymised) and return a summary.
+
+customer_time_zone_reported is sent with `customer=<Customer>` and `time_zone=<str>`
+(an IANA name the customer's browser reported, already checked to be a known zone);
+its receivers return nothing.
 """
 
 from django.dispatch import Signal
 
 customer_export_requested = Signal()
 customer_erase_requested = Signal()
+customer_time_zone_reported = Signal()

@@ -6,4 +6,5 @@ app_name = "shop"
 
 urlpatterns = [
     path("orders/", views.my_orders, name="my_orders"),
+    path("account/time-zone/", views.report_time_zone, name="report_time_zone"),
 ]

@@ -345,6 +345,8 @@ MATRIX = {
 # Routes that hold no customer's data, or are someone else's subject, and why.
 NOT_CUSTOMER_DATA = {
     "healthz": "liveness probe",
+    "shop:report_time_zone": "takes no id: sets only the signed-in customer's own "
+    "time zone (tests/shop/test_time_zone.py)",
     "metrics": "operators' counters behind METRICS_TOKEN (config/metrics.py)",
     "readyz": "readiness probe",
     "set_language": "Django's language switch",
