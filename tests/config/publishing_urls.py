@@ -17,7 +17,7 @@ def publish(request):
     if broker:
         # The test process's own app is eager; this producer publishes to the Redis
         # the worker reads, through the same before_task_publish signal.
-        producer = Celery(broker=broker)
+        producer = Celery(broker=broker, set_as_current=False)
         transaction.on_commit(
             lambda: producer.send_task("shop.tasks.purge_webhook_deliveries_task")
         )

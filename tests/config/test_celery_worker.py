@@ -79,7 +79,7 @@ def test_worker_runs_the_purge_task_from_redis(celery_worker):
     )
 
     # when the task is sent through Redis (not eagerly) to the worker process
-    producer = Celery(broker=celery_worker["CELERY_BROKER_URL"])
+    producer = Celery(broker=celery_worker["CELERY_BROKER_URL"], set_as_current=False)
     producer.send_task("shop.tasks.purge_webhook_deliveries_task")
 
     # then the worker deletes the old row and keeps the new one

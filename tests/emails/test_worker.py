@@ -87,7 +87,7 @@ def workers(
         started.append(worker)
         return worker
 
-    producer = Celery(broker=broker)
+    producer = Celery(broker=broker, set_as_current=False)
 
     def kick():
         producer.send_task("emails.tasks.send_due_messages_task")

@@ -192,6 +192,9 @@ def producing_to(broker_url: str):
     names = ("task_always_eager", "broker_url", "broker_transport_options")
     saved = {name: app.conf[name] for name in names}
     _reset_pools(app)
+    # shared tasks publish through the current app: make sure it is the project's
+    # (a test that built a Celery() of its own may have left that one current)
+    app.set_current()
     app.conf.update(
         task_always_eager=False,
         broker_url=broker_url,
