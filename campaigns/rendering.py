@@ -17,11 +17,13 @@ per personalization gets them filled in at enqueue (a request of their own).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.db.models import (
     Avg,
@@ -29,14 +31,13 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
-    Q,
     Value,
     When,
     Window,
 )
 from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -52,9 +53,10 @@ from loyalty.services import review_points_offer
 from reviews.links import review_link_path
 from reviews.models import Review, ReviewStatus
 from reviews.queries import substance_score
-from shop.models import Customer, Order, OrderLine
+from shop.models import Customer, Order, OrderLine, Product
 
-GREETING_TAG = "-cmp_greeting-"
+GREETING_TAG = "-cmp_greeting-"  # the text part
+GREETING_HTML_TAG = "-cmp_greeting_html-"  # the same, HTML-escaped
 PRODUCTS_HTML_TAG = "-cmp_products_html-"
 PRODUCTS_TEXT_TAG = "-cmp_products_text-"
 REVIEWS_HTML_TAG = "-cmp_reviews_html-"
@@ -95,6 +97,13 @@ class ProductReviews:
     count: int
 
 
+class Line(NamedTuple):
+    """An order line as the post-purchase blocks need it (its product)."""
+
+    product_id: int
+    product: Product
+
+
 @dataclass
 class BatchData:
     """Everything the batch's recipients need, fetched in a few queries."""
@@ -105,21 +114,31 @@ class BatchData:
     # Each product's rendered block per language, selection and fallback: built the
     # first time a recipient needs it, then shared by everyone who bought it.
     fragments: dict[tuple, tuple[str, str]] = field(default_factory=dict)
+    # The greeting's two forms per language (with and without a first name).
+    greetings: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def product_block(
         self, *, product, language: str, selection: str, fallback: str
     ) -> tuple[str, str]:
         key = (product.pk, language, selection, fallback)
         if key not in self.fragments:
-            self.fragments[key] = reviews_fragment(
-                product=product,
-                reviews=self.reviews.get(
-                    (product.pk, language, selection),
-                    ProductReviews(reviews=[], average=None, count=0),
-                ),
-                fallback=fallback,
-            )
+            with translation.override(language):
+                self.fragments[key] = reviews_fragment(
+                    product=product,
+                    reviews=self.reviews.get(
+                        (product.pk, language, selection),
+                        ProductReviews(reviews=[], average=None, count=0),
+                    ),
+                    fallback=fallback,
+                )
         return self.fragments[key]
+
+    def greeting(self, first_name: str, language: str) -> str:
+        if language not in self.greetings:
+            with translation.override(language):
+                self.greetings[language] = (_("Hello {first_name},"), _("Hello,"))
+        named, plain = self.greetings[language]
+        return named.format(first_name=first_name) if first_name else plain
 
 
 # Content -----------------------------------------------------------------------------
@@ -168,6 +187,7 @@ def build_shell(
             "preheader": content.preheader if content else "",
             "body": body,
             "greeting_tag": GREETING_TAG,
+            "greeting_html_tag": GREETING_HTML_TAG,
             "reviews_text_tag": REVIEWS_TEXT_TAG,
             "products_text_tag": PRODUCTS_TEXT_TAG,
             "review_lines_tag": LINES_HTML_TAG,
@@ -286,7 +306,7 @@ def featured_for_products(
 def load_batch(
     *,
     campaign: Campaign,
-    orders: list[Order],
+    order_ids: list[int],
     languages_by_variant: dict[str, set[str]],
     selections: dict[str, str],
     cache: dict | None = None,
@@ -297,16 +317,29 @@ def load_batch(
     `cache` across the batches of one run)."""
     data = BatchData()
     cache = cache if cache is not None else {}
-    order_ids = [order.pk for order in orders]
-    lines = (
-        OrderLine.objects.filter(order_id__in=order_ids)
-        .select_related("product")
-        .order_by("order_id", "pk")
-    )
     if campaign.kind == CampaignKind.REVIEW_REQUEST:
-        lines = lines.filter(Q(review__isnull=True))
-    for line in lines:
-        data.lines.setdefault(line.order_id, []).append(line)
+        # The lines themselves: each gets a signed review link.
+        for line in (
+            OrderLine.objects.filter(order_id__in=order_ids, review__isnull=True)
+            .select_related("product")
+            .order_by("order_id", "pk")
+        ):
+            data.lines.setdefault(line.order_id, []).append(line)
+    else:
+        pairs = list(
+            OrderLine.objects.filter(order_id__in=order_ids)
+            .order_by("order_id", "pk")
+            .values_list("order_id", "product_id")
+        )
+        products = cache.setdefault("products", {})
+        if missing := {pk for _order, pk in pairs} - products.keys():
+            products |= Product.objects.only("pk", "name", "product_url").in_bulk(
+                missing
+            )
+        for order_id, product_id in pairs:
+            data.lines.setdefault(order_id, []).append(
+                Line(product_id, products[product_id])
+            )
     product_ids = {line.product_id for items in data.lines.values() for line in items}
     for variant_code, languages in languages_by_variant.items():
         selection = selections.get(variant_code, ReviewSelection.TOP_RATED)
@@ -325,6 +358,7 @@ def load_batch(
                 cache[(pk, language, selection)] = reviews
     data.reviews = cache
     data.fragments = cache.setdefault("fragments", {})
+    data.greetings = cache.setdefault("greetings", {})
     if campaign.kind == CampaignKind.REVIEW_REQUEST:
         data.points = review_points_offer(customer=None, now=now)
     return data
@@ -408,7 +442,7 @@ def reviews_fragment(
         aggregate,
         quotes_html,
     )
-    return str(html), f"{product.name} ({aggregate})\n{quotes_text}\n"
+    return str(html), f"{product.name} ({aggregate})\n{quotes_text}\n\n"
 
 
 def products_fragment(lines: list[OrderLine], campaign: Campaign) -> tuple[str, str]:
@@ -470,79 +504,123 @@ def review_lines_fragment(
     return str(html), text + "\n"
 
 
-def greeting(customer: Customer) -> str:
-    if customer.first_name:
-        return _("Hello {first_name},").format(first_name=customer.first_name)
-    return _("Hello,")
-
-
 def substitutions(
     *,
     campaign: Campaign,
     shell: Shell,
-    customer: Customer,
-    order: Order | None,
+    first_name: str,
+    order_id: int | None,
     language: str,
     selection: str,
     data: BatchData,
-) -> dict[str, str]:
-    """The recipient's tags and values, in their language."""
-    lines = data.lines.get(order.pk, []) if order else []
-    with translation.override(language):
-        values = {GREETING_TAG: greeting(customer)}
-        shown = lines[:MAX_PRODUCTS]
-        if shell.shows_products:
-            html, text = products_fragment(shown, campaign)
-            values |= {PRODUCTS_HTML_TAG: html, PRODUCTS_TEXT_TAG: text}
-        if shell.shows_reviews:
-            parts = [
-                data.product_block(
-                    product=line.product,
-                    language=language,
-                    selection=selection,
-                    fallback=shell.fallback,
-                )
-                for line in {line.product_id: line for line in shown}.values()
-            ]
-            values |= {
-                REVIEWS_HTML_TAG: "".join(html for html, _text in parts),
-                REVIEWS_TEXT_TAG: "\n".join(text for _html, text in parts),
-            }
-        if campaign.kind == CampaignKind.REVIEW_REQUEST:
+) -> dict[str, str | tuple[str, ...]]:
+    """The recipient's tags and values, in their language: a string, or a tuple of
+    blocks shared with other recipients (joined: see flatten). Per recipient
+    only look-ups; every block is built once per batch run."""
+    lines = data.lines.get(order_id, []) if order_id else []
+    values = dict.fromkeys(_OPTIONAL_TAGS, "")
+    greeting = data.greeting(first_name, language)
+    # A name is the customer's own text: escaped for the HTML part.
+    values[GREETING_TAG] = greeting
+    values[GREETING_HTML_TAG] = escape(greeting)
+    shown = lines[:MAX_PRODUCTS]
+    if shell.shows_products:
+        html, text = products_fragment(shown, campaign)
+        values |= {PRODUCTS_HTML_TAG: html, PRODUCTS_TEXT_TAG: text}
+    if shell.shows_reviews:
+        parts = [
+            data.product_block(
+                product=line.product,
+                language=language,
+                selection=selection,
+                fallback=shell.fallback,
+            )
+            for line in {line.product_id: line for line in shown}.values()
+        ]
+        # Tuples: the same blocks go to everyone who bought the product, so they
+        # are stored once (message_fields) and joined by SendGrid's substitution.
+        values |= {
+            REVIEWS_HTML_TAG: tuple(html for html, _text in parts),
+            REVIEWS_TEXT_TAG: tuple(text for _html, text in parts),
+        }
+    if campaign.kind == CampaignKind.REVIEW_REQUEST:
+        with translation.override(language):
             html, text = review_lines_fragment(
                 lines, language=language, points=data.points
             )
-            values |= {LINES_HTML_TAG: html, LINES_TEXT_TAG: text}
-    # The shell's tags a recipient's content does not use are emptied.
-    for tag in (
-        PRODUCTS_HTML_TAG,
-        PRODUCTS_TEXT_TAG,
-        REVIEWS_HTML_TAG,
-        REVIEWS_TEXT_TAG,
-        LINES_HTML_TAG,
-        LINES_TEXT_TAG,
-    ):
-        values.setdefault(tag, "")
+        values |= {LINES_HTML_TAG: html, LINES_TEXT_TAG: text}
     return values
 
 
+# The shell's tags a recipient's content may not use: emptied unless filled.
+_OPTIONAL_TAGS = (
+    PRODUCTS_HTML_TAG,
+    PRODUCTS_TEXT_TAG,
+    REVIEWS_HTML_TAG,
+    REVIEWS_TEXT_TAG,
+    LINES_HTML_TAG,
+    LINES_TEXT_TAG,
+)
+
+
+def flatten(values: dict[str, str | tuple[str, ...]]) -> dict[str, str]:
+    return {
+        tag: "".join(value) if isinstance(value, tuple) else value
+        for tag, value in values.items()
+    }
+
+
+def shared_contents(shell: Shell, values: dict[str, str | tuple[str, ...]]) -> set[str]:
+    """What message_fields will want stored once (emails.services.share_parts)."""
+    contents = {shell.html, shell.text}
+    for value in values.values():
+        if isinstance(value, tuple):
+            contents.update(value)
+    return contents
+
+
+@functools.lru_cache(maxsize=4096)
+def _bytes(content: str) -> int:
+    """UTF-8 size of a tag or a shared block (the same few hundred, over and over)."""
+    return len(content.encode())
+
+
 def message_fields(
-    *, shell: Shell, values: dict[str, str], campaign: Campaign
+    *,
+    shell: Shell,
+    values: dict[str, str | tuple[str, ...]],
+    campaign: Campaign,
+    shared: dict[str, int],
 ) -> dict[str, object]:
-    """subject/html/text/context for emails.services.enqueue(_many): the shared shell
-    with the values as substitutions, or - above SendGrid's limit - filled in."""
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in values.items())
+    """subject/html/text/context for emails.services.enqueue_many: the shell and the
+    shared blocks by reference (`shared`: content -> SharedPart id) with the values
+    as substitutions, or - above SendGrid's limit - everything filled in."""
+    size = 0
+    for tag, value in values.items():
+        size += _bytes(tag)
+        if isinstance(value, tuple):
+            size += sum(_bytes(part) for part in value)
+        else:
+            size += len(value.encode())
     if size <= SUBSTITUTION_BUDGET:
         return {
             "subject": shell.subject,
-            "html": shell.html,
-            "text": shell.text,
-            "context": {"campaign": campaign.pk, "substitutions": values},
+            "context": {
+                "campaign": campaign.pk,
+                "parts": {"html": shared[shell.html], "text": shared[shell.text]},
+                "substitutions": {
+                    tag: [shared[part] for part in value]
+                    if isinstance(value, tuple)
+                    else value
+                    for tag, value in values.items()
+                },
+            },
         }
+    flat = flatten(values)
     return {
-        "subject": email_rendering.substitute(shell.subject, values),
-        "html": email_rendering.substitute(shell.html, values),
-        "text": email_rendering.substitute(shell.text, values),
+        "subject": email_rendering.substitute(shell.subject, flat),
+        "html": email_rendering.substitute(shell.html, flat),
+        "text": email_rendering.substitute(shell.text, flat),
         "context": {"campaign": campaign.pk},
     }
 
@@ -566,19 +644,21 @@ def render_for(
     shell = build_shell(campaign, variant_code=variant_code, language=language)
     data = load_batch(
         campaign=campaign,
-        orders=[order] if order else [],
+        order_ids=[order.pk] if order else [],
         languages_by_variant={variant_code: {language}},
         selections={variant_code: selection},
         now=now,
     )
-    values = substitutions(
-        campaign=campaign,
-        shell=shell,
-        customer=customer,
-        order=order,
-        language=language,
-        selection=selection,
-        data=data,
+    values = flatten(
+        substitutions(
+            campaign=campaign,
+            shell=shell,
+            first_name=customer.first_name,
+            order_id=order.pk if order else None,
+            language=language,
+            selection=selection,
+            data=data,
+        )
     )
     if with_links:
         values |= {

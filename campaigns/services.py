@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from campaigns.models import (
     SkipReason,
     Trigger,
 )
+from config.bulk import insert_rows, update_column
 from emails import services as email_services
 from emails.models import Category, Message, Suppression
 from emails.models import Status as MessageStatus
@@ -402,6 +403,57 @@ def schedule_due(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a batch row is for: plain values, not model instances (a batch is a
+    thousand of these; see config/bulk.py)."""
+
+    subject: str  # "<order id>" or "c<customer id>"
+    customer_id: int
+    email: str
+    language: str
+    first_name: str
+    marketing_consent: bool
+    order_id: int | None = None
+
+
+# Recipient's fields after `subject`, as a values_list over Customer or Order
+# (prefixed with "customer__").
+_CUSTOMER_VALUES = ("email", "language", "first_name", "marketing_consent")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    assignment_pk: int
+    key: str
+    variant_code: str
+    recipient: Recipient
+
+
+def _recipients_of_orders(queryset: QuerySet[Order]) -> Iterator[list[Recipient]]:
+    """Due orders as Recipients, a batch at a time (keyset by pk: bounded memory)."""
+    values = ["pk", "customer_id", *(f"customer__{n}" for n in _CUSTOMER_VALUES)]
+    for rows in _value_chunks(queryset, values, settings.CAMPAIGNS_BATCH_SIZE):
+        yield [
+            Recipient(str(pk), customer_id, *customer, order_id=pk)
+            for pk, customer_id, *customer in rows
+        ]
+
+
+def _value_chunks(queryset: QuerySet, values: list[str], size: int) -> Iterator[list]:
+    last = 0
+    while True:
+        rows = list(
+            queryset.filter(pk__gt=last).order_by("pk").values_list(*values)[:size]
+        )
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+        if len(rows) < size:
+            return
+
+
 class _Batcher:
     """Queues one batch: shells per variant and language (built once per run),
     bulk data, assignments, outbox rows."""
@@ -417,6 +469,7 @@ class _Batcher:
         self.shells: dict[tuple[str, str], rendering.Shell] = {}
         self.brand = None
         self.review_cache: dict = {}
+        self.shared: dict[str, int] = {}  # content -> SharedPart id
         self.window = (campaign.window_start, campaign.window_end)
 
     def shell(self, variant_code: str, language: str) -> rendering.Shell:
@@ -432,54 +485,75 @@ class _Batcher:
             )
         return self.shells[key]
 
-    def run(
-        self,
-        subjects: list[tuple[str, Customer, Order | None]],
-        report: SchedulingReport,
-    ) -> None:
+    def run(self, recipients: list[Recipient], report: SchedulingReport) -> None:
         campaign = self.campaign
         with transaction.atomic():
             rows = []
-            for subject, customer, order in subjects:
-                group, code = assign_group(campaign, subject, self.variants)
+            for recipient in recipients:
+                group, code = assign_group(campaign, recipient.subject, self.variants)
                 rows.append(
-                    Assignment(
-                        campaign=campaign,
-                        customer=customer,
-                        order=order,
-                        variant_id=self.variant_ids.get(code),
-                        variant_code=code,
-                        group=group,
-                        key=assignment_key(campaign.pk, subject),
-                        assigned_at=self.now,
+                    (
+                        campaign.pk,
+                        recipient.customer_id,
+                        recipient.order_id,
+                        self.variant_ids.get(code),
+                        code,
+                        group,
+                        assignment_key(campaign.pk, recipient.subject),
+                        "",
+                        self.now,
                     )
                 )
-            Assignment.objects.bulk_create(rows, ignore_conflicts=True)
-            by_key = {row.key: row for row in rows}
-            # Ours to queue: the treatment rows still without a message, unless another
-            # beat holds them right now.
-            pending = list(
-                Assignment.objects.filter(
-                    key__in=list(by_key),
-                    group=Group.TREATMENT,
-                    message__isnull=True,
-                    skipped_reason="",
-                )
-                .select_for_update(skip_locked=True)
-                .values_list("pk", "key")
+            created = insert_rows(
+                Assignment,
+                [
+                    "campaign",
+                    "customer",
+                    "order",
+                    "variant",
+                    "variant_code",
+                    "group",
+                    "key",
+                    "skipped_reason",
+                    "assigned_at",
+                ],
+                rows,
+                ignore_conflicts_on=["key"],
+                returning=["id", "key", "group"],
             )
+            by_key = {
+                row[6]: (row[4], recipient)
+                for row, recipient in zip(rows, recipients, strict=True)
+            }
+            # Ours to queue: the treatment rows this batch created (this transaction
+            # holds them), and any older ones still without a message, unless
+            # another beat holds them right now.
+            found = [
+                (pk, key) for pk, key, group in created if group == Group.TREATMENT
+            ]
+            if older := by_key.keys() - {key for _pk, key, _group in created}:
+                found += (
+                    Assignment.objects.filter(
+                        key__in=list(older),
+                        group=Group.TREATMENT,
+                        message__isnull=True,
+                        skipped_reason="",
+                    )
+                    .select_for_update(skip_locked=True)
+                    .values_list("pk", "key")
+                )
+            pending = [_Pending(pk, key, *by_key[key]) for pk, key in found]
             report.batches += 1
             report.assigned += len(rows)
-            report.holdout += sum(1 for row in rows if row.group == Group.HOLDOUT)
+            report.holdout += sum(1 for row in rows if row[5] == Group.HOLDOUT)
             if not pending:
                 return
-            items, skipped = self._messages([(pk, by_key[key]) for pk, key in pending])
-            email_services.enqueue_many(messages=[item for _, item in items])
-            # One statement: each assignment's message has the assignment's key.
-            Assignment.objects.filter(pk__in=[pk for pk, _item in items]).update(
-                message_id=Subquery(
-                    Message.objects.filter(key=OuterRef("key")).values("pk")[:1]
-                )
+            items, skipped = self._messages(pending)
+            ids = email_services.enqueue_many(messages=[item for _, item in items])
+            update_column(
+                Assignment,
+                "message",
+                {pk: ids[item["key"]] for pk, item in items},
             )
             for reason, assignment_pks in skipped.items():
                 Assignment.objects.filter(pk__in=assignment_pks).update(
@@ -488,33 +562,33 @@ class _Batcher:
             report.queued += len(items)
             report.skipped += sum(len(v) for v in skipped.values())
 
-    def _messages(self, pending: list[tuple[int, Assignment]]):
+    def _messages(self, pending: list[_Pending]):
         campaign = self.campaign
-        orders = [row.order for _, row in pending if row.order is not None]
+        order_ids = [p.recipient.order_id for p in pending if p.recipient.order_id]
         returning = set()
-        if orders and campaign.kind == CampaignKind.POST_PURCHASE:
+        if order_ids and campaign.kind == CampaignKind.POST_PURCHASE:
             returning = set(
-                ReturnRequest.objects.filter(order__in=orders)
+                ReturnRequest.objects.filter(order_id__in=order_ids)
                 .exclude(status__in=VOID_RETURNS)
                 .values_list("order_id", flat=True)
             )
         suppressed = set(
             Suppression.objects.filter(
-                email__in=[row.customer.email.lower() for _, row in pending]
+                email__in={p.recipient.email.lower() for p in pending}
             ).values_list("email", flat=True)
         )
         languages: dict[str, set[str]] = {}
-        for _, row in pending:
-            languages.setdefault(row.variant_code, set()).add(row.customer.language)
+        for p in pending:
+            languages.setdefault(p.variant_code, set()).add(p.recipient.language)
         data = rendering.load_batch(
             campaign=campaign,
-            orders=orders,
+            order_ids=order_ids,
             languages_by_variant=languages,
             selections=self.selections,
             cache=self.review_cache,
             now=self.now,
         )
-        zones = customer_time_zones({row.customer_id for _, row in pending})
+        zones = customer_time_zones({p.recipient.customer_id for p in pending})
         start = max(self.now, campaign.scheduled_at or self.now)
 
         @functools.cache
@@ -522,53 +596,67 @@ class _Batcher:
             # The same for everyone in a time zone: once per zone and batch.
             return next_allowed(at=start, window=self.window, customer_tz=zone)
 
-        items, skipped = [], {}
-        for assignment_pk, row in pending:
-            customer = row.customer
+        prepared, skipped = [], {}
+        for p in pending:
+            recipient = p.recipient
             reason = ""
-            if not customer.marketing_consent:
+            if not recipient.marketing_consent:
                 reason = SkipReason.NO_CONSENT
-            elif customer.email.lower() in suppressed:
+            elif recipient.email.lower() in suppressed:
                 reason = SkipReason.SUPPRESSED
-            elif row.order_id in returning:
+            elif recipient.order_id in returning:
                 reason = SkipReason.RETURNING
             elif campaign.kind == CampaignKind.REVIEW_REQUEST and not data.lines.get(
-                row.order_id
+                recipient.order_id
             ):
                 reason = SkipReason.NOTHING_TO_REVIEW
             if reason:
-                skipped.setdefault(reason, []).append(assignment_pk)
+                skipped.setdefault(reason, []).append(p.assignment_pk)
                 continue
-            language = customer.language
-            shell = self.shell(row.variant_code, language)
+            shell = self.shell(p.variant_code, recipient.language)
             values = rendering.substitutions(
                 campaign=campaign,
                 shell=shell,
-                customer=customer,
-                order=row.order,
-                language=language,
+                first_name=recipient.first_name,
+                order_id=recipient.order_id,
+                language=recipient.language,
                 selection=self.selections.get(
-                    row.variant_code, ReviewSelection.TOP_RATED
+                    p.variant_code, ReviewSelection.TOP_RATED
                 ),
                 data=data,
             )
-            items.append(
-                (
-                    assignment_pk,
-                    {
-                        "key": row.key,
-                        "to_email": customer.email,
-                        "customer": customer,
-                        "category": Category.MARKETING,
-                        "sender_label": campaign.sender_label,
-                        "language": language,
-                        "send_after": send_after(zones.get(customer.pk)),
-                        **rendering.message_fields(
-                            shell=shell, values=values, campaign=campaign
-                        ),
-                    },
-                )
+            prepared.append((p, shell, values))
+        # The shells and review blocks, stored once (the first batch stores nearly
+        # all; later ones only blocks of products not seen yet).
+        wanted = set().union(
+            *(
+                rendering.shared_contents(shell, values)
+                for _p, shell, values in prepared
             )
+        )
+        if missing := wanted - self.shared.keys():
+            self.shared |= email_services.share_parts(missing)
+        items = [
+            (
+                p.assignment_pk,
+                {
+                    "key": p.key,
+                    "to_email": p.recipient.email,
+                    "customer_id": p.recipient.customer_id,
+                    "category": Category.MARKETING,
+                    "sender_label": campaign.sender_label,
+                    "language": p.recipient.language,
+                    "send_after": send_after(zones.get(p.recipient.customer_id)),
+                    **rendering.message_fields(
+                        shell=shell,
+                        values=values,
+                        campaign=campaign,
+                        shared=self.shared,
+                    ),
+                },
+            )
+            for p, shell, values in prepared
+        ]
         return items, skipped
 
 
@@ -595,11 +683,8 @@ def _schedule_triggers(
             report.batches += 1
         return
     batcher = _Batcher(campaign, now)
-    due = trigger_audience(campaign, now=now).select_related("customer")
-    for orders in _chunks(due, settings.CAMPAIGNS_BATCH_SIZE):
-        batcher.run(
-            [(str(order.pk), order.customer, order) for order in orders], report
-        )
+    for recipients in _recipients_of_orders(trigger_audience(campaign, now=now)):
+        batcher.run(recipients, report)
 
 
 def queue_trigger_batch(
@@ -613,20 +698,12 @@ def queue_trigger_batch(
     ).first()
     if campaign is None:
         return report
-    orders = list(
-        Order.objects.filter(pk__in=order_ids, customer__isnull=False)
-        .exclude(
-            Exists(
-                Assignment.objects.filter(campaign_id=campaign.pk, order=OuterRef("pk"))
-            )
-        )
-        .select_related("customer")
-        .order_by("pk")
+    due = Order.objects.filter(pk__in=order_ids, customer__isnull=False).exclude(
+        Exists(Assignment.objects.filter(campaign_id=campaign.pk, order=OuterRef("pk")))
     )
-    if orders:
-        _Batcher(campaign, now).run(
-            [(str(order.pk), order.customer, order) for order in orders], report
-        )
+    batcher = _Batcher(campaign, now)
+    for recipients in _recipients_of_orders(due):
+        batcher.run(recipients, report)
     return report
 
 
@@ -639,8 +716,9 @@ def _schedule_promotion(
             Assignment.objects.filter(campaign_id=campaign.pk, customer=OuterRef("pk"))
         )
     )
-    for customers in _chunks(audience, settings.CAMPAIGNS_BATCH_SIZE):
-        batcher.run([(f"c{c.pk}", c, None) for c in customers], report)
+    values = ["pk", *_CUSTOMER_VALUES]
+    for rows in _value_chunks(audience, values, settings.CAMPAIGNS_BATCH_SIZE):
+        batcher.run([Recipient(f"c{pk}", pk, *rest) for pk, *rest in rows], report)
     Campaign.objects.filter(pk=campaign.pk, expanded_at__isnull=True).update(
         expanded_at=now
     )
@@ -675,7 +753,22 @@ def _schedule_reminders(
             }
             if not locked:
                 continue
-            items, _skipped = batcher._messages(list(locked.items()))
+            items, _skipped = batcher._messages(
+                [
+                    _Pending(
+                        pk,
+                        row.key,
+                        row.variant_code,
+                        Recipient(
+                            row.key.rsplit(":", 1)[-1],
+                            row.customer_id,
+                            *(getattr(row.customer, n) for n in _CUSTOMER_VALUES),
+                            order_id=row.order_id,
+                        ),
+                    )
+                    for pk, row in locked.items()
+                ]
+            )
             for _, item in items:
                 item["key"] = f"{item['key']}:reminder"
             ids = email_services.enqueue_many(messages=[item for _, item in items])
@@ -715,26 +808,36 @@ def send_check(
     base_keys = {m.pk: m.key.removesuffix(":reminder") for m in messages}
     assignments = {
         a.key: a
-        for a in Assignment.objects.filter(key__in=set(base_keys.values())).only(
-            "pk", "key", "order_id", "campaign_id"
+        for a in Assignment.objects.filter(key__in=set(base_keys.values())).values_list(
+            "pk", "key", "order_id", "campaign_id", named=True
         )
     }
-    orders = {a.order_id for a in assignments.values() if a.order_id}
-    returning = set(
-        ReturnRequest.objects.filter(order_id__in=orders)
-        .exclude(status__in=VOID_RETURNS)
-        .values_list("order_id", flat=True)
-    )
-    reviewed_orders = set(
-        Review.objects.filter(order_line__order_id__in=orders).values_list(
-            "order_line__order_id", flat=True
+
+    def orders_of(kind: str) -> set[int]:
+        return {
+            a.order_id
+            for a in assignments.values()
+            if a.order_id and getattr(campaigns.get(a.campaign_id), "kind", "") == kind
+        }
+
+    returning, reviewed_orders, unreviewed_orders = set(), set(), set()
+    if post_purchase := orders_of(CampaignKind.POST_PURCHASE):
+        returning = set(
+            ReturnRequest.objects.filter(order_id__in=post_purchase)
+            .exclude(status__in=VOID_RETURNS)
+            .values_list("order_id", flat=True)
         )
-    )
-    unreviewed_orders = set(
-        Order.objects.filter(pk__in=orders, lines__review__isnull=True).values_list(
-            "pk", flat=True
+    if review_requests := orders_of(CampaignKind.REVIEW_REQUEST):
+        reviewed_orders = set(
+            Review.objects.filter(order_line__order_id__in=review_requests).values_list(
+                "order_line__order_id", flat=True
+            )
         )
-    )
+        unreviewed_orders = set(
+            Order.objects.filter(
+                pk__in=review_requests, lines__review__isnull=True
+            ).values_list("pk", flat=True)
+        )
     zones = customer_time_zones({m.customer_id for m in messages if m.customer_id})
     capped = _frequency_counts(messages, now=now)
     for message in messages:

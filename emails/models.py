@@ -189,6 +189,26 @@ class MessageEvent(models.Model):
         return self.get_kind_display()
 
 
+class SharedPart(models.Model):
+    """A piece of ready-made content that many outbox rows use (a campaign's HTML
+    shell, one product's block of featured reviews): stored once, named by its
+    digest, referred to by id from each row's context ("parts" for the HTML and
+    text, lists of ids as substitution values). A campaign of 100,000 e-mails
+    writes a few hundred of these instead of 100,000 copies (bench/campaigns.py).
+    Never changed once written; kept as long as the rows that name them."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    content = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shared e-mail part")
+        verbose_name_plural = _("shared e-mail parts")
+
+    def __str__(self):
+        return self.digest[:12]
+
+
 class SuppressionReason(models.TextChoices):
     BOUNCE = "bounce", _("Bounced")
     SPAMREPORT = "spamreport", _("Reported as spam")

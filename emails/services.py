@@ -11,6 +11,7 @@ once when no event proved it arrived, and kicks the sender for anything due.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ from django.db.models import F, Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
+from config.bulk import insert_rows
 from emails import rendering, transport
 from emails.models import (
     TRANSITIONS,
@@ -32,6 +34,7 @@ from emails.models import (
     Message,
     MessageEvent,
     ProviderEvent,
+    SharedPart,
     Status,
     Suppression,
     SuppressionReason,
@@ -109,19 +112,18 @@ def _transition(
                 Message.objects.filter(pk__in=list(moved)).update(
                     status=to, updated_at=timezone.now(), **values
                 )
-        if moved:
-            MessageEvent.objects.bulk_create(
-                MessageEvent(
-                    message_id=pk,
-                    kind=EventKind.STATUS,
-                    from_status=status,
-                    to_status=to,
-                    detail=detail[:2000],
-                    occurred_at=now,
-                )
+        insert_rows(
+            MessageEvent,
+            _EVENT_FIELDS,
+            [
+                (pk, EventKind.STATUS, status, to, detail[:2000], now)
                 for pk, status in moved.items()
-            )
+            ],
+        )
     return list(moved)
+
+
+_EVENT_FIELDS = ("message", "kind", "from_status", "to_status", "detail", "occurred_at")
 
 
 def _update_first(
@@ -221,59 +223,106 @@ def enqueue(
 def enqueue_many(*, messages: list[dict[str, Any]]) -> dict[str, int]:
     """`enqueue` for a batch (a campaign's thousand recipients): the same fields per
     item, written with one INSERT ... ON CONFLICT DO NOTHING on the key and one for
-    the events, in the caller's transaction. Returns {key: message pk} for every
-    item, new or already there; keys already taken are left as they are."""
+    the events, in the caller's transaction. An item names its customer by
+    `customer` (a Customer) or by `customer_id` (then give its `language`). Returns
+    {key: message pk} for every item, new or already there; keys already taken are
+    left as they are."""
     if not messages:
         return {}
     now = timezone.now()
     rows = []
     for item in messages:
+        context = item.get("context") or {}
         if not item.get("template") and not (
-            item.get("subject") and (item.get("text") or item.get("html"))
+            item.get("subject")
+            and (item.get("text") or item.get("html") or context.get("parts"))
         ):
             raise NothingToSend(item["key"])
         customer = item.get("customer")
-        send_after = item.get("send_after")
         rows.append(
-            Message(
-                key=item["key"],
-                to_email=item["to_email"].strip().lower(),
-                customer=customer,
-                category=item.get("category", Category.SERVICE),
-                sender_label=item["sender_label"],
-                template=item.get("template", ""),
-                context=item.get("context") or {},
-                language=item.get("language")
-                or (customer.language if customer else "en"),
-                subject=item.get("subject", ""),
-                html=item.get("html", ""),
-                text=item.get("text", ""),
-                from_email=item.get("from_email", ""),
-                reply_to=item.get("reply_to", ""),
-                status=Status.QUEUED,
-                next_attempt_at=send_after or now,
+            (
+                item["key"],
+                item["to_email"].strip().lower(),
+                customer.pk if customer is not None else item.get("customer_id"),
+                item.get("category", Category.SERVICE),
+                item["sender_label"],
+                item.get("template", ""),
+                context,
+                item.get("language") or (customer.language if customer else "en"),
+                item.get("from_email", ""),
+                item.get("reply_to", ""),
+                item.get("subject", ""),
+                item.get("html", ""),
+                item.get("text", ""),
+                Status.QUEUED,
+                0,
+                0,
+                item.get("send_after") or now,
+                "",
+                "",
+                now,
+                now,
             )
         )
-    keys = [row.key for row in rows]
     with transaction.atomic():
-        inserted = _insert_new(rows, now=now)
-        ids = dict(Message.objects.filter(key__in=keys).values_list("key", "pk"))
-        labels = {row.key: row.sender_label for row in rows}
-        MessageEvent.objects.bulk_create(
-            MessageEvent(
-                message_id=pk,
-                kind=EventKind.STATUS,
-                to_status=Status.QUEUED,
-                detail=labels[key],
-                occurred_at=now,
+        inserted = {
+            key: pk
+            for pk, key in insert_rows(
+                Message,
+                _INSERT_FIELDS,
+                rows,
+                ignore_conflicts_on=["key"],
+                returning=["id", "key"],
             )
-            for key, pk in inserted.items()
+        }
+        ids = dict(inserted)
+        if len(inserted) < len(rows):
+            ids |= dict(
+                Message.objects.filter(
+                    key__in=[row[0] for row in rows if row[0] not in inserted]
+                ).values_list("key", "pk")
+            )
+        labels = {row[0]: row[4] for row in rows}
+        insert_rows(
+            MessageEvent,
+            _EVENT_FIELDS,
+            [
+                (pk, EventKind.STATUS, "", Status.QUEUED, labels[key], now)
+                for key, pk in inserted.items()
+            ],
         )
-    if any(row.next_attempt_at <= now for row in rows):
+    if any(row[16] <= now for row in rows):
         schedule_sending()
     return ids
 
 
+def share_parts(contents: Iterable[str]) -> dict[str, int]:
+    """{content: SharedPart id} for ready-made content that many rows will name
+    (see SharedPart): written once whatever the retries (ON CONFLICT on the
+    digest), in the caller's transaction. A row names them in its context:
+    `{"parts": {"html": id, "text": id}}` for its HTML and text parts, and a
+    substitution value that is a list of ids stands for those parts joined."""
+    by_digest = {
+        hashlib.sha256(content.encode()).hexdigest(): content
+        for content in set(contents)
+    }
+    if not by_digest:
+        return {}
+    insert_rows(
+        SharedPart,
+        ["digest", "content", "created_at"],
+        [(digest, content, timezone.now()) for digest, content in by_digest.items()],
+        ignore_conflicts_on=["digest"],
+    )
+    return {
+        by_digest[digest]: pk
+        for digest, pk in SharedPart.objects.filter(
+            digest__in=list(by_digest)
+        ).values_list("digest", "pk")
+    }
+
+
+# The columns enqueue_many writes, in its rows' order.
 _INSERT_FIELDS = (
     "key",
     "to_email",
@@ -297,47 +346,6 @@ _INSERT_FIELDS = (
     "queued_at",
     "updated_at",
 )
-
-
-def _insert_new(rows: list[Message], *, now: datetime) -> dict[str, int]:
-    """INSERT ... VALUES ... ON CONFLICT (key) DO NOTHING RETURNING: {key: pk} of the
-    rows this call created. (Plain VALUES rather than bulk_create's UNNEST arrays:
-    escaping 1,000 large HTML parts into array literals costs more than the insert.)"""
-    connection = transaction.get_connection()
-    fields = [Message._meta.get_field(name) for name in _INSERT_FIELDS]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    param_rows = []
-    for row in rows:
-        row.queued_at = row.updated_at = now
-        param_rows.append(
-            [
-                model_field.get_db_prep_save(
-                    getattr(row, model_field.attname), connection
-                )
-                for model_field in fields
-            ]
-        )
-    table = connection.ops.quote_name(Message._meta.db_table)
-    head = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608  (no user input)
-    tail = " ON CONFLICT (key) DO NOTHING RETURNING id, key"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One short statement, pipelined per row by psycopg: no 20,000-placeholder
-            # query to parse.
-            raw = cursor.cursor
-            raw.executemany(head + row_sql + tail, param_rows, returning=True)
-            found = {}
-            while True:
-                for pk, key in raw.fetchall():
-                    found[key] = pk
-                if not raw.nextset():
-                    return found
-        cursor.execute(
-            head + ", ".join([row_sql] * len(rows)) + tail,
-            [value for values in param_rows for value in values],
-        )
-        return {key: pk for pk, key in cursor.fetchall()}
 
 
 def _kick_sender() -> None:
@@ -521,19 +529,23 @@ def send_claimed(messages: list[Message]) -> SendReport:
             record_failed(ids=[message.pk], error=error, lease_until=lease)
         )
 
+    templated = {m.pk for m in messages if m.template}
     for batch in transport.batches(outgoing):
         ids = [item.message_id for item in batch]
-        # One write per request: the rendered content (the same for the whole
-        # batch, kept for staff's preview) and the mark that the request is leaving.
+        # One write per request: the mark that the request is leaving and, for
+        # templated rows, the rendered content (the same for the whole batch, kept
+        # for staff's preview; ready-made rows hold theirs already).
         first = batch[0]
+        content = {}
+        if first.message_id in templated:
+            content = {
+                "subject": first.subject[:998],
+                "html": first.html,
+                "text": first.text,
+            }
         Message.objects.filter(
             pk__in=ids, status=Status.SENDING, lease_until=lease
-        ).update(
-            request_started_at=timezone.now(),
-            subject=first.subject[:998],
-            html=first.html,
-            text=first.text,
-        )
+        ).update(request_started_at=timezone.now(), **content)
         result = transport.send(batch)
         report.requests += 1
         if result.outcome == transport.ACCEPTED:
@@ -590,6 +602,7 @@ def _render(
     rendered: dict[str, rendering.Rendered] = {}
     failures: dict[str, str] = {}
     outgoing, unrenderable = [], []
+    parts = rendering.load_parts(messages)
     for message in messages:
         if message.template:
             key = rendering.render_key(message)
@@ -597,7 +610,9 @@ def _render(
                 if brand is None:
                     brand = rendering.brand()
                 try:
-                    rendered[key] = rendering.render(message, brand_values=brand)
+                    rendered[key] = rendering.render(
+                        message, brand_values=brand, with_substitutions=False
+                    )
                 except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
                     failures[key] = f"template {message.template}: {exc!r}"
             if key in failures:
@@ -605,12 +620,15 @@ def _render(
                 continue
             content = rendered[key]
         else:
-            content = rendering.render(message)
+            content = rendering.render(message, with_substitutions=False, parts=parts)
         headers = {}
-        substitutions = rendering.substitutions_for(message)
+        substitutions = rendering.substitutions_for(message, parts)
         if message.category == Category.MARKETING and message.customer_id:
+            unsubscribe = substitutions.get(
+                rendering.UNSUBSCRIBE_TAG
+            ) or rendering.unsubscribe_url(message.customer_id)
             headers = {
-                "List-Unsubscribe": f"<{rendering.unsubscribe_url(message.customer_id)}>",
+                "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
         outgoing.append(

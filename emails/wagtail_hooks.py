@@ -63,14 +63,28 @@ class MessageInspectView(InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         message = self.object
-        filled = rendering.Rendered(
-            subject=message.subject,
-            html=message.html,
-            text=message.text,
-            substitutions=rendering.substitutions_for(message)
-            if message.template
-            else {},
-        ).filled()
+        if message.template:
+            filled = rendering.Rendered(
+                subject=message.subject,
+                html=message.html,
+                text=message.text,
+                substitutions=rendering.substitutions_for(message),
+            ).filled()
+        else:
+            # Its shared parts and own values (a campaign's reviews) filled in; the
+            # customer's unsubscribe links stay tags: staff must not click them.
+            content = rendering.render(message)
+            own = {
+                tag: value
+                for tag, value in content.substitutions.items()
+                if tag not in (rendering.UNSUBSCRIBE_TAG, rendering.PREFERENCES_TAG)
+            }
+            filled = rendering.Rendered(
+                subject=content.subject,
+                html=content.html,
+                text=content.text,
+                substitutions=own,
+            ).filled()
         context["preview"] = filled
         context["timeline"] = message.events.order_by("occurred_at", "pk")
         return context

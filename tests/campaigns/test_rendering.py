@@ -152,3 +152,45 @@ def test_content_too_big_for_substitutions_is_filled_in_at_enqueue(boots, monkey
     assert "Best boots ever" in message.html
     email_services.send_due_messages()
     assert "Best boots ever" in mail.outbox[0].alternatives[0][0]
+
+
+@override_settings(CAMPAIGNS_QUIET_HOURS="00:00-00:00")
+def test_a_name_with_markup_is_escaped_in_the_html_part(boots):
+    campaign = make_campaign(holdout_percent=0)
+    delivered_order(
+        delivered_at=timezone.now() - dt.timedelta(days=campaign.delay_days + 1),
+        products=[boots],
+        first_name='<img src="x">Bo',
+    )
+    services.schedule_due()
+
+    email_services.send_due_messages()
+
+    [sent] = mail.outbox
+    html = sent.alternatives[0][0]
+    assert "Hello &lt;img src=&quot;x&quot;&gt;Bo," in html
+    assert "<img src" not in html
+    assert 'Hello <img src="x">Bo,' in sent.body  # the text part is plain text
+
+
+@override_settings(CAMPAIGNS_QUIET_HOURS="00:00-00:00")
+def test_each_block_is_stored_once_for_all_recipients(boots):
+    from emails.models import SharedPart
+
+    campaign = make_campaign(holdout_percent=0)
+    delivered = timezone.now() - dt.timedelta(days=campaign.delay_days + 1)
+    for _ in range(6):
+        delivered_order(delivered_at=delivered, products=[boots], language="en")
+
+    services.schedule_due()
+
+    messages = list(Message.objects.all())
+    assert len(messages) == 6
+    # No row holds a copy of the shell or of the boots' reviews ...
+    assert all(m.html == "" and "Best boots" not in str(m.context) for m in messages)
+    # ... the shell (HTML, text) and the boots' block (HTML, text) are stored once.
+    assert SharedPart.objects.count() == 4
+    assert sum("Best boots ever" in p.content for p in SharedPart.objects.all()) == 2
+    email_services.send_due_messages()
+    assert len(mail.outbox) == 6
+    assert all("Best boots ever" in m.alternatives[0][0] for m in mail.outbox)

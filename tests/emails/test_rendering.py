@@ -107,3 +107,30 @@ def test_an_editors_content_block_renders_its_stream():
     assert "<h2>Thank you</h2>" in html
     assert "<p>We hope you like it.</p>" in html
     assert '<a class="button" href="https://shop.example/r">Review it</a>' in html
+
+
+def test_customer_links_are_the_routes_own_urls():
+    from django.urls import reverse
+
+    links = rendering.customer_links(42)
+    token = links[rendering.UNSUBSCRIBE_TAG].rstrip("/").rsplit("/", 1)[-1]
+
+    assert rendering.customer_for_token(token) == 42
+    assert links == {
+        rendering.UNSUBSCRIBE_TAG: "http://127.0.0.1:8000"
+        + reverse("emails:unsubscribe", args=[token]),
+        rendering.PREFERENCES_TAG: "http://127.0.0.1:8000"
+        + reverse("emails:preferences", args=[token]),
+    }
+
+
+def test_links_in_e_mails_sent_with_the_earlier_token_format_still_work():
+    from django.core import signing
+
+    earlier = signing.dumps(42, salt=rendering.UNSUBSCRIBE_SALT)
+
+    assert rendering.customer_for_token(earlier) == 42
+    assert rendering.customer_for_token(rendering.unsubscribe_token(42)) == 42
+    for forged in ("42", "42:abc", earlier[:-2] + "xx", "43" + earlier[2:]):
+        with pytest.raises(signing.BadSignature):
+            rendering.customer_for_token(forged)

@@ -476,3 +476,74 @@ def test_a_late_event_cancels_the_resend_of_an_ambiguous_message(sendgrid, setti
     assert message.status == Status.SENT
     assert message.provider_message_id == "late1"
     assert len(sendgrid.requests) == 1
+
+
+def test_shared_parts_are_stored_once_and_filled_in_per_recipient(sendgrid):
+    # A campaign batch: one shell and product blocks many rows name by id.
+    shell = "<p>-greet-</p><div>-blocks-</div><a href='-unsubscribe_url-'>x</a>"
+    contents = [shell, "Shell text -greet- -blocks-", "<b>boots</b>", "<b>socks</b>"]
+    parts = services.share_parts(contents)
+    assert services.share_parts(contents) == parts  # a retry adds nothing
+    anna = CustomerFactory(email="anna@example.com", marketing_consent=True)
+    bob = CustomerFactory(email="bob@example.com", marketing_consent=True)
+    blocks = {anna: ["<b>boots</b>", "<b>socks</b>"], bob: ["<b>socks</b>"]}
+    ids = services.enqueue_many(
+        messages=[
+            {
+                "key": f"campaign:9:{customer.pk}",
+                "to_email": customer.email,
+                "customer_id": customer.pk,
+                "language": "en",
+                "category": Category.MARKETING,
+                "sender_label": "campaign:9",
+                "subject": "Your boots",
+                "context": {
+                    "parts": {"html": parts[contents[0]], "text": parts[contents[1]]},
+                    "substitutions": {
+                        "-greet-": f"Hi {customer.first_name}",
+                        "-blocks-": [parts[block] for block in blocks[customer]],
+                    },
+                },
+            }
+            for customer in (anna, bob)
+        ]
+    )
+
+    rows = Message.objects.filter(pk__in=ids.values())
+    assert {(row.html, row.text, row.customer_id) for row in rows} == {
+        ("", "", anna.pk),
+        ("", "", bob.pk),
+    }
+    services.send_due_messages()
+
+    (request,) = sendgrid.requests  # same shell: one request
+    body = request["body"]
+    assert {c["type"]: c["value"] for c in body["content"]} == {
+        "text/plain": "Shell text -greet- -blocks-",
+        "text/html": shell,
+    }
+    by_email = {p["to"][0]["email"]: p for p in body["personalizations"]}
+    assert by_email["anna@example.com"]["substitutions"]["-blocks-"] == (
+        "<b>boots</b><b>socks</b>"
+    )
+    assert by_email["bob@example.com"]["substitutions"]["-blocks-"] == "<b>socks</b>"
+    assert by_email["bob@example.com"]["substitutions"]["-greet-"] == (
+        f"Hi {bob.first_name}"
+    )
+    assert set(rows.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_a_ready_made_row_names_parts_or_carries_content():
+    with pytest.raises(services.NothingToSend):
+        services.enqueue_many(
+            messages=[
+                {
+                    "key": "k:1",
+                    "to_email": "a@example.com",
+                    "sender_label": "x",
+                    "subject": "S",
+                    "context": {"substitutions": {"-a-": "b"}},
+                }
+            ]
+        )
+    assert not Message.objects.exists()
