@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -325,13 +325,15 @@ def audience_count(campaign: Campaign) -> int:
     return audience_queryset(campaign).count()
 
 
+def _trigger_field(campaign: Campaign) -> str:
+    return "delivered_at" if campaign.trigger == Trigger.DELIVERED else "placed_at"
+
+
 def trigger_audience(campaign: Campaign, *, now: dt.datetime | None = None):
     """Orders due for a trigger campaign now (not yet assigned)."""
     now = now or timezone.now()
     since, until = trigger_range(campaign, now=now)
-    field_name = (
-        "delivered_at" if campaign.trigger == Trigger.DELIVERED else "placed_at"
-    )
+    field_name = _trigger_field(campaign)
     return (
         Order.objects.filter(
             customer__isnull=False,
@@ -430,14 +432,47 @@ class _Pending:
     recipient: Recipient
 
 
-def _recipients_of_orders(queryset: QuerySet[Order]) -> Iterator[list[Recipient]]:
-    """Due orders as Recipients, a batch at a time (keyset by pk: bounded memory)."""
+def _recipients_of_orders(
+    queryset: QuerySet[Order], *, by: str = "pk"
+) -> Iterator[list[Recipient]]:
+    """Orders as Recipients, a batch at a time. Keyset pagination (bounded memory),
+    by `by` ("delivered_at"/"placed_at": then (date, id), which the order_by_delivery
+    and order_by_placement indexes serve a batch at a time, whatever the number of
+    due orders) or by pk."""
     values = ["pk", "customer_id", *(f"customer__{n}" for n in _CUSTOMER_VALUES)]
-    for rows in _value_chunks(queryset, values, settings.CAMPAIGNS_BATCH_SIZE):
+    size = settings.CAMPAIGNS_BATCH_SIZE
+    if by == "pk":
+        chunks = _value_chunks(queryset, values, size)
+    else:
+        chunks = _date_chunks(queryset, by, values, size)
+    for rows in chunks:
         yield [
             Recipient(str(pk), customer_id, *customer, order_id=pk)
             for pk, customer_id, *customer in rows
         ]
+
+
+def _date_chunks(
+    queryset: QuerySet, field_name: str, values: list[str], size: int
+) -> Iterator[list]:
+    """values_list rows (the date appended last) in (date, pk) order, keyset-paged."""
+    ordered = queryset.order_by(field_name, "pk").values_list(*values, field_name)
+    after = None
+    while True:
+        page = ordered
+        if after is not None:
+            at, pk = after
+            page = page.filter(
+                Q(**{f"{field_name}__gt": at}) | Q(**{field_name: at, "pk__gt": pk}),
+                **{f"{field_name}__gte": at},
+            )
+        rows = list(page[:size])
+        if not rows:
+            return
+        yield [row[:-1] for row in rows]
+        if len(rows) < size:
+            return
+        after = (rows[-1][-1], rows[-1][0])
 
 
 def _value_chunks(queryset: QuerySet, values: list[str], size: int) -> Iterator[list]:
@@ -670,10 +705,13 @@ def _schedule_triggers(
     if fan_out:
         from campaigns.tasks import queue_trigger_batch_task
 
-        ids = trigger_audience(campaign, now=now).values_list("pk", flat=True)
-        last = 0
-        while chunk := list(ids.filter(pk__gt=last)[: settings.CAMPAIGNS_BATCH_SIZE]):
-            last = chunk[-1]
+        for rows in _date_chunks(
+            trigger_audience(campaign, now=now),
+            _trigger_field(campaign),
+            ["pk"],
+            settings.CAMPAIGNS_BATCH_SIZE,
+        ):
+            chunk = [pk for (pk,) in rows]
             transaction.on_commit(
                 lambda chunk=chunk: queue_trigger_batch_task.delay(
                     campaign.pk, chunk, now.isoformat()
@@ -683,7 +721,9 @@ def _schedule_triggers(
             report.batches += 1
         return
     batcher = _Batcher(campaign, now)
-    for recipients in _recipients_of_orders(trigger_audience(campaign, now=now)):
+    for recipients in _recipients_of_orders(
+        trigger_audience(campaign, now=now), by=_trigger_field(campaign)
+    ):
         batcher.run(recipients, report)
 
 

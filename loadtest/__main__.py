@@ -179,6 +179,45 @@ def rss_mb(workers: list[psutil.Process]) -> list[float]:
     return [round(worker.memory_info().rss / 2**20, 1) for worker in workers]
 
 
+class RssSampler:
+    """The workers' RSS at every tenth of the load (samples: [(n, [MB, ...])])."""
+
+    def __init__(self, workers: list[psutil.Process], interval: float):
+        self.workers, self.interval = workers, interval
+        self.samples: list[tuple[int, list[float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(self.interval) and n < 9:
+            n += 1
+            self.samples.append((n, rss_mb(self.workers)))
+
+
+def rss_growth(memory: dict[str, list[float]]) -> list[str]:
+    """Growth of the workers' total RSS in the first and in the second half of the
+    load, after the first tenth (warm-up: imports, caches, connections)."""
+    totals = [sum(values) for values in memory.values()]
+    if len(totals) < 5:
+        first = memory.get("after 1/10", memory["start"])
+        return [
+            f"growth after the first tenth: {sum(memory['end']) - sum(first):+.1f} MB"
+        ]
+    warm, middle, end = totals[1], totals[len(totals) // 2], totals[-1]
+    return [
+        f"growth after the first tenth: {end - warm:+.1f} MB "
+        f"({middle - warm:+.1f} MB up to half-way, {end - middle:+.1f} MB after)"
+    ]
+
+
 def run_locust(
     host: str, users: list[str], options: Options, duration: str, data: Path, out: Path
 ) -> tuple[list[dict], str]:
@@ -454,15 +493,13 @@ def main() -> None:
 
             workers = master.children()
             memory = {"start": rss_mb(workers)}
-            early = threading.Timer(
-                options.duration_s / 10,
-                lambda: memory.setdefault("after 1/10", rss_mb(workers)),
-            )
-            early.start()
+            sampler = RssSampler(workers, options.duration_s / 10)
+            sampler.start()
             mixed, log = run_locust(
                 host, MIXED_USERS, options, options.duration, data_path, work_dir
             )
-            early.cancel()
+            sampler.stop()
+            memory |= {f"after {n}/10": values for n, values in sampler.samples}
             memory["end"] = rss_mb(workers)
             left, waited = wait_for_queue(broker, 120)
             worker_alive = worker.poll() is None
@@ -474,8 +511,8 @@ def main() -> None:
         say("\ngunicorn workers' RSS (MB):")
         for label, values in memory.items():
             say(f"  {label:<11} {values}  total {sum(values):.0f}")
-        growth = sum(memory["end"]) - sum(memory.get("after 1/10", memory["start"]))
-        say(f"  growth after the first tenth: {growth:+.1f} MB")
+        for line in rss_growth(memory):
+            say(f"  {line}")
         say(
             f"\nCelery queue after the load: {left} waiting "
             f"(waited {waited:.0f} s); worker {'alive' if worker_alive else 'DEAD'}"

@@ -6,6 +6,8 @@ The one relaxation: gunicorn is reached over plain HTTP on the loopback, where a
 reverse proxy would terminate TLS in production, so the session and CSRF cookies may
 travel without TLS (SECURE_SSL_REDIRECT is turned off through its variable)."""
 
+import os
+
 from config.settings.production import *  # noqa: F403
 
 ROOT_URLCONF = "loadtest.urls"
@@ -16,3 +18,8 @@ CSRF_COOKIE_SECURE = False
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 }
+
+if os.environ.get("LOADTEST_TRACEMALLOC"):
+    from loadtest import memtrace
+
+    memtrace.start(os.environ["LOADTEST_TRACEMALLOC"])

@@ -127,6 +127,23 @@ def test_batches_cover_every_due_order_once():
     assert Message.objects.count() == 23
 
 
+@override_settings(SHOP_TIME_ZONE="Europe/Amsterdam", CAMPAIGNS_BATCH_SIZE=4)
+def test_batches_in_delivery_order_miss_and_repeat_no_order():
+    # Delivery times out of id order, with ties across batch boundaries.
+    make_campaign(delay_days=3, holdout_percent=0)
+    orders = [
+        delivered_order(delivered_at=ams(2026, 3, 6, 8 + (n * 7) % 3, 0))
+        for n in range(17)
+    ]
+
+    report = services.schedule_due(now=ams(2026, 3, 10, 12, 0))
+
+    assert (report.batches, report.assigned) == (5, 17)
+    assert sorted(Assignment.objects.values_list("order_id", flat=True)) == sorted(
+        o.pk for o in orders
+    )
+
+
 @override_settings(SHOP_TIME_ZONE="Europe/Amsterdam")
 def test_customers_without_consent_are_assigned_but_not_mailed():
     campaign = make_campaign(delay_days=3, holdout_percent=0)
