@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -461,11 +462,9 @@ def _date_chunks(
     while True:
         page = ordered
         if after is not None:
-            at, pk = after
-            page = page.filter(
-                Q(**{f"{field_name}__gt": at}) | Q(**{field_name: at, "pk__gt": pk}),
-                **{f"{field_name}__gte": at},
-            )
+            # (date, id) > (last date, last id): a row comparison, which the index
+            # serves as a range (an OR of two conditions it would not).
+            page = page.filter(TupleGreaterThan(Tuple(F(field_name), F("pk")), after))
         rows = list(page[:size])
         if not rows:
             return
