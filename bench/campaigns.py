@@ -5,7 +5,6 @@ SendGrid stand-in through real Celery workers on Redis (BENCH_FAN_OUT=1 hands th
 batches to the workers instead: schedule_due(fan_out=True), not yet proven at scale),
 against sending the same
 number of plain pre-rendered messages in the same run, and the peak RSS.
-The seeded database is ANALYZEd first, as autovacuum keeps a shop's database.
 
     .venv/bin/python -m bench.campaigns [--orders 100000] [--workers 2]
 
@@ -233,13 +232,6 @@ def main() -> None:
         seeded = time.perf_counter()
         campaign_id = seed(args.orders)
         print(f"seeded in {time.perf_counter() - seeded:.0f} s", flush=True)
-        # A shop's database has planner statistics (autovacuum's ANALYZE); a bulk
-        # load this fresh has none yet, and the planner would take 100,000 due
-        # orders for a handful.
-        from django.db import connection as db
-
-        with db.cursor() as cursor:
-            cursor.execute("ANALYZE")
 
         stand_in = StandIn().start()
         worker_env = {

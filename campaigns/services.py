@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
+from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -326,15 +325,13 @@ def audience_count(campaign: Campaign) -> int:
     return audience_queryset(campaign).count()
 
 
-def _trigger_field(campaign: Campaign) -> str:
-    return "delivered_at" if campaign.trigger == Trigger.DELIVERED else "placed_at"
-
-
 def trigger_audience(campaign: Campaign, *, now: dt.datetime | None = None):
     """Orders due for a trigger campaign now (not yet assigned)."""
     now = now or timezone.now()
     since, until = trigger_range(campaign, now=now)
-    field_name = _trigger_field(campaign)
+    field_name = (
+        "delivered_at" if campaign.trigger == Trigger.DELIVERED else "placed_at"
+    )
     return (
         Order.objects.filter(
             customer__isnull=False,
@@ -433,45 +430,14 @@ class _Pending:
     recipient: Recipient
 
 
-def _recipients_of_orders(
-    queryset: QuerySet[Order], *, by: str = "pk"
-) -> Iterator[list[Recipient]]:
-    """Orders as Recipients, a batch at a time. Keyset pagination (bounded memory),
-    by `by` ("delivered_at"/"placed_at": then (date, id), which the order_by_delivery
-    and order_by_placement indexes serve a batch at a time, whatever the number of
-    due orders) or by pk."""
+def _recipients_of_orders(queryset: QuerySet[Order]) -> Iterator[list[Recipient]]:
+    """Due orders as Recipients, a batch at a time (keyset by pk: bounded memory)."""
     values = ["pk", "customer_id", *(f"customer__{n}" for n in _CUSTOMER_VALUES)]
-    size = settings.CAMPAIGNS_BATCH_SIZE
-    if by == "pk":
-        chunks = _value_chunks(queryset, values, size)
-    else:
-        chunks = _date_chunks(queryset, by, values, size)
-    for rows in chunks:
+    for rows in _value_chunks(queryset, values, settings.CAMPAIGNS_BATCH_SIZE):
         yield [
             Recipient(str(pk), customer_id, *customer, order_id=pk)
             for pk, customer_id, *customer in rows
         ]
-
-
-def _date_chunks(
-    queryset: QuerySet, field_name: str, values: list[str], size: int
-) -> Iterator[list]:
-    """values_list rows (the date appended last) in (date, pk) order, keyset-paged."""
-    ordered = queryset.order_by(field_name, "pk").values_list(*values, field_name)
-    after = None
-    while True:
-        page = ordered
-        if after is not None:
-            # (date, id) > (last date, last id): a row comparison, which the index
-            # serves as a range (an OR of two conditions it would not).
-            page = page.filter(TupleGreaterThan(Tuple(F(field_name), F("pk")), after))
-        rows = list(page[:size])
-        if not rows:
-            return
-        yield [row[:-1] for row in rows]
-        if len(rows) < size:
-            return
-        after = (rows[-1][-1], rows[-1][0])
 
 
 def _value_chunks(queryset: QuerySet, values: list[str], size: int) -> Iterator[list]:
@@ -704,13 +670,10 @@ def _schedule_triggers(
     if fan_out:
         from campaigns.tasks import queue_trigger_batch_task
 
-        for rows in _date_chunks(
-            trigger_audience(campaign, now=now),
-            _trigger_field(campaign),
-            ["pk"],
-            settings.CAMPAIGNS_BATCH_SIZE,
-        ):
-            chunk = [pk for (pk,) in rows]
+        ids = trigger_audience(campaign, now=now).values_list("pk", flat=True)
+        last = 0
+        while chunk := list(ids.filter(pk__gt=last)[: settings.CAMPAIGNS_BATCH_SIZE]):
+            last = chunk[-1]
             transaction.on_commit(
                 lambda chunk=chunk: queue_trigger_batch_task.delay(
                     campaign.pk, chunk, now.isoformat()
@@ -720,9 +683,7 @@ def _schedule_triggers(
             report.batches += 1
         return
     batcher = _Batcher(campaign, now)
-    for recipients in _recipients_of_orders(
-        trigger_audience(campaign, now=now), by=_trigger_field(campaign)
-    ):
+    for recipients in _recipients_of_orders(trigger_audience(campaign, now=now)):
         batcher.run(recipients, report)
 
 

@@ -161,17 +161,7 @@ class Order(models.Model):
                 condition=Q(total__gte=0), name="order_total_not_negative"
             ),
         ]
-        indexes = [
-            models.Index(fields=["customer", "-placed_at"]),
-            # Campaigns' triggers: orders delivered (or placed) in a date range, read
-            # a batch at a time in (date, id) order.
-            models.Index(
-                fields=["delivered_at", "id"],
-                condition=models.Q(delivered_at__isnull=False),
-                name="order_by_delivery",
-            ),
-            models.Index(fields=["placed_at", "id"], name="order_by_placement"),
-        ]
+        indexes = [models.Index(fields=["customer", "-placed_at"])]
 
     def __str__(self):
         return self.number
