@@ -16,6 +16,9 @@ Environment (all optional):
     LOADTEST_REDIS_URL          cache and broker (default redis://127.0.0.1:6379/14,
                                 emptied at the start)
     BENCH_PG_URL                the PostgreSQL server (see bench/harness.py)
+    LOADTEST_TRACEMALLOC        a directory: each gunicorn worker writes where its
+                                memory grew (loadtest/memtrace.py; a diagnostic run,
+                                tracing halves the workers' speed)
 
 What runs: a throwaway database (returnwise_loadtest) is migrated and given the demo
 data (`seed_demo`), the load's customer accounts with delivered orders
@@ -37,7 +40,8 @@ then the mixed load of loadtest/locustfile.py:
 The worker meanwhile sends the e-mails the load causes (through the stand-in) and
 applies the webhook events. Printed: requests/s, p50/p95/p99 latency and error rate
 per group and overall, the ratios of throughput and p95 to the bare view, the
-gunicorn workers' memory (RSS) at the start, after the first tenth and at the end,
+gunicorn workers' memory (RSS) at the start, after every tenth and at the end, with
+the growth in the first and second half after the first tenth (warm-up),
 what the load stored, and whether the worker drained its queue. Exits 1 when any
 request failed or the ledger check fails. Everything is stopped and the database
 dropped at the end, also on Ctrl-C or SIGTERM.
