@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import logging
 import zoneinfo
 from collections.abc import Iterator
@@ -430,13 +431,25 @@ class _Pending:
     recipient: Recipient
 
 
-def _recipients_of_orders(queryset: QuerySet[Order]) -> Iterator[list[Recipient]]:
-    """Due orders as Recipients, a batch at a time (keyset by pk: bounded memory)."""
+def _recipients_of_orders(
+    queryset: QuerySet[Order], *, streamed: bool = False
+) -> Iterator[list[Recipient]]:
+    """Orders as Recipients, a batch at a time, in bounded memory: keyset pages by
+    pk, or with `streamed` one query read through a server-side cursor (for the
+    due orders of a trigger: a keyset page would evaluate the due-and-unassigned
+    condition over every remaining due order again, batch after batch - quadratic
+    in the orders due at once)."""
     values = ["pk", "customer_id", *(f"customer__{n}" for n in _CUSTOMER_VALUES)]
-    for rows in _value_chunks(queryset, values, settings.CAMPAIGNS_BATCH_SIZE):
+    size = settings.CAMPAIGNS_BATCH_SIZE
+    if streamed:
+        rows = queryset.order_by("pk").values_list(*values).iterator(chunk_size=size)
+        chunks = iter(lambda: list(itertools.islice(rows, size)), [])
+    else:
+        chunks = _value_chunks(queryset, values, size)
+    for chunk in chunks:
         yield [
             Recipient(str(pk), customer_id, *customer, order_id=pk)
-            for pk, customer_id, *customer in rows
+            for pk, customer_id, *customer in chunk
         ]
 
 
@@ -683,7 +696,9 @@ def _schedule_triggers(
             report.batches += 1
         return
     batcher = _Batcher(campaign, now)
-    for recipients in _recipients_of_orders(trigger_audience(campaign, now=now)):
+    for recipients in _recipients_of_orders(
+        trigger_audience(campaign, now=now), streamed=True
+    ):
         batcher.run(recipients, report)
 
 

@@ -6,7 +6,10 @@ from loadtest.__main__ import rss_growth
 
 def series(*totals):
     labels = ["start", *(f"after {n}/10" for n in range(1, 10)), "end"]
-    return {label: [total / 2, total / 2] for label, total in zip(labels, totals)}
+    return {
+        label: [total / 2, total / 2]
+        for label, total in zip(labels, totals, strict=True)
+    }
 
 
 def test_growth_is_measured_from_the_first_tenth_and_split_at_half_way():
@@ -15,8 +18,7 @@ def test_growth_is_measured_from_the_first_tenth_and_split_at_half_way():
     [line] = rss_growth(memory)
 
     assert line == (
-        "growth after the first tenth: +12.0 MB "
-        "(+8.0 MB up to half-way, +4.0 MB after)"
+        "growth after the first tenth: +12.0 MB (+8.0 MB up to half-way, +4.0 MB after)"
     )
 
 
