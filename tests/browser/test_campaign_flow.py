@@ -154,11 +154,6 @@ def test_marketing_creates_previews_and_activates_a_post_purchase_campaign(
     # then: Anna's e-mail with the featured reviews sits in the outbox
     message = Message.objects.get(customer=anna)
     assert message.key == f"campaign:{campaign.pk}:{order.pk}"
-    as_sent = rendering.Rendered(
-        subject=message.subject,
-        html=message.html,
-        text=message.text,
-        substitutions=rendering.substitutions_for(message),
-    ).filled()
+    as_sent = rendering.render(message).filled()
     assert as_sent.subject == "How is your sweater?"
     assert "Warm and soft" in as_sent.html
