@@ -67,8 +67,12 @@ def insert_rows(
         connection.ensure_connection()
         # Server-side binding: the arrays travel as parameters, not spliced into a
         # multi-megabyte statement that the server would have to parse (Django's
-        # cursors bind client-side).
-        with psycopg.Cursor(connection.connection) as cursor:
+        # cursors bind client-side). Errors become Django's (and mark the
+        # connection for the usual health check), as through Django's cursors.
+        with (
+            connection.wrap_database_errors,
+            psycopg.Cursor(connection.connection) as cursor,
+        ):
             cursor.execute(sql, arrays)
             return cursor.fetchall() if returning else []
     with connection.cursor() as cursor:
@@ -123,6 +127,9 @@ def update_column(
         f"WHERE {table}.{pk_column} = v.pk"
     )
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with (
+        connection.wrap_database_errors,
+        psycopg.Cursor(connection.connection) as cursor,
+    ):
         cursor.execute(sql, [list(values), list(values.values())])
         return cursor.rowcount

@@ -73,3 +73,12 @@ def test_update_column_gives_each_row_its_own_value():
         "c": "S",
     }
     assert update_column(Message, "subject", {}) == 0
+
+
+def test_database_errors_are_django_s():
+    from django.db import IntegrityError, transaction
+
+    insert_rows(Message, FIELDS, [row("a")])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows(Message, FIELDS, [row("a")])  # the key is taken
+    assert Message.objects.count() == 1
