@@ -27,6 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -35,6 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cms.rules import PolicyRules
+from config.photos import PhotoRejected, process_photo
 from emails import services as outbox
 from emails.rendering import site_url
 from loyalty import services as loyalty
@@ -62,8 +64,6 @@ from shop.models import Order, OrderLine
 
 ZERO = Decimal("0.00")
 PHOTO_MAX_BYTES = 8 * 1024 * 1024
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
-PHOTO_MAX_PIXELS = 40_000_000
 RMA_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U
 SENDER = "returns"
 
@@ -168,6 +168,8 @@ class QuoteLine:
     returnless: bool
     outside_window: bool
     explanations: list[str] = field(default_factory=list)
+    # The customer's photo, cleaned (config.photos): what is stored with the line.
+    photo: ContentFile | None = None
 
 
 @dataclass
@@ -225,45 +227,16 @@ def route_centre(products) -> FulfilmentCentre | None:
     return next((c for c in centres if c.is_default), None)
 
 
-def _validate_photo(photo: UploadedFile, *, field_name: str) -> None:
-    """A JPEG, PNG or WebP of at most PHOTO_MAX_BYTES and PHOTO_MAX_PIXELS that
-    decodes whole. The pixel count is read from the header before anything is
-    decompressed, so a decompression bomb is refused without its memory."""
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    if photo.size and photo.size > PHOTO_MAX_BYTES:
-        raise ReturnNotEligible(
-            _("The photo is too large (at most {size} MB).").format(
-                size=PHOTO_MAX_BYTES // (1024 * 1024)
-            ),
-            field=field_name,
-        )
-    not_an_image = ReturnNotEligible(
-        _("The photo must be a JPEG, PNG or WebP image."), field=field_name
-    )
-    too_many_pixels = ReturnNotEligible(
-        _("The photo has too many pixels (at most {count} megapixels).").format(
-            count=PHOTO_MAX_PIXELS // 1_000_000
-        ),
-        field=field_name,
-    )
+def _clean_photo(photo: UploadedFile, *, field_name: str) -> ContentFile:
+    """The photo decoded, checked (JPEG, PNG or WebP; at most PHOTO_MAX_BYTES and
+    config.photos.MAX_PIXELS, counted from the header before anything is
+    decompressed) and re-encoded without its metadata (EXIF with the GPS position
+    where it was taken, camera serials) under a random name."""
     try:
-        photo.seek(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(photo, formats=sorted(PHOTO_FORMATS)) as image:
-                width, height = image.size
-                if width * height > PHOTO_MAX_PIXELS:
-                    raise too_many_pixels
-                image.load()  # a truncated or corrupt file fails here
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise too_many_pixels from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise not_an_image from exc
-    finally:
-        photo.seek(0)
+        cleaned = process_photo(photo, max_bytes=PHOTO_MAX_BYTES, thumbnail=False)
+    except PhotoRejected as exc:
+        raise ReturnNotEligible(exc.message, field=field_name) from exc
+    return cleaned.image
 
 
 def quote_return(
@@ -290,7 +263,9 @@ def quote_return(
     }
     config = ReturnsSettings.load()
     seen: set[int] = set()
-    picked: list[tuple[int, LineChoice, LineEligibility, ReturnReason]] = []
+    picked: list[
+        tuple[int, LineChoice, LineEligibility, ReturnReason, ContentFile | None]
+    ] = []
     for n, choice in enumerate(choices):
         prefix = f"lines.{n}"
         item = by_line.get(choice.order_line_id)
@@ -327,14 +302,15 @@ def quote_return(
                 ),
                 field=f"{prefix}.resolution",
             )
+        photo = None
         if choice.photo is not None:
-            _validate_photo(choice.photo, field_name=f"{prefix}.photo")
-        picked.append((n, choice, item, reason))
+            photo = _clean_photo(choice.photo, field_name=f"{prefix}.photo")
+        picked.append((n, choice, item, reason, photo))
 
-    centre = route_centre([item.order_line.product for _n, _c, item, _r in picked])
+    centre = route_centre([item.order_line.product for _n, _c, item, _r, _p in picked])
     currency = order.currency
     lines: list[QuoteLine] = []
-    for _n, choice, item, reason in picked:
+    for _n, choice, item, reason, photo in picked:
         policy = item.policy
         fault = reason.controllable
         value = costs.cents(item.order_line.unit_price * choice.quantity)
@@ -405,6 +381,7 @@ def quote_return(
                 returnless=returnless,
                 outside_window=item.outside_window,
                 explanations=explanations,
+                photo=photo,
             )
         )
 
@@ -645,8 +622,8 @@ def _create_request(
         ]
     )
     for line, quoted in zip(created, quote.lines, strict=True):
-        if quoted.choice.photo is not None:
-            ReturnPhoto.objects.create(line=line, image=quoted.choice.photo)
+        if quoted.photo is not None:
+            ReturnPhoto.objects.create(line=line, image=quoted.photo)
     return request
 
 

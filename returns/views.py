@@ -57,7 +57,6 @@ from shop.models import Order
 ACCESS_KEY = "returns.orders"  # session: {order id: channel it was opened through}
 DRAFT_KEY = "returns.draft"  # session: the return being put together
 DRAFT_PHOTOS = "returns/drafts"
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 # Guest lookups allowed per hour: from one address, and for one order number.
 GUEST_LOOKUPS_PER_IP = 20
 GUEST_LOOKUPS_PER_ORDER = 5
@@ -261,7 +260,7 @@ def choose(request, order_id: int):
         return _choose_page(request, order, form, status=400)
     chosen = form.cleaned_data["chosen"]
     try:
-        services.quote_return(
+        quote = services.quote_return(
             order=order, choices=_line_choices(chosen), eligibility=form.eligibility
         )
     except services.ReturnsError as exc:
@@ -273,7 +272,10 @@ def choose(request, order_id: int):
         "order": order.pk,
         "key": key,
         "channel": channel,
-        "lines": [_draft_line(key, line) for line in chosen],
+        "lines": [
+            _draft_line(key, line, quoted.photo)
+            for line, quoted in zip(chosen, quote.lines, strict=True)
+        ],
     }
     return redirect("returns:confirm", order_id=order.pk)
 
@@ -306,14 +308,12 @@ def _line_choices(chosen) -> list[services.LineChoice]:
     ]
 
 
-def _draft_line(key: str, line) -> dict:
+def _draft_line(key: str, line, cleaned) -> dict:
+    """A chosen line kept in the session until it is confirmed; its photo (already
+    cleaned by the quote: no metadata, a random name) waits in the media storage."""
     photo = ""
-    if line.photo:
-        suffix = Path(line.photo.name or "").suffix.lower()
-        suffix = suffix if suffix in PHOTO_SUFFIXES else ".img"
-        photo = default_storage.save(
-            f"{DRAFT_PHOTOS}/{key}/{line.order_line_id}{suffix}", line.photo
-        )
+    if cleaned is not None:
+        photo = default_storage.save(f"{DRAFT_PHOTOS}/{key}/{cleaned.name}", cleaned)
     return {
         "order_line_id": line.order_line_id,
         "quantity": line.quantity,

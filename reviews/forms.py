@@ -18,7 +18,7 @@ class MultiplePhotoInput(forms.ClearableFileInput):
 
 
 class MultiplePhotoField(forms.FileField):
-    """Any number of files; reviews/photos.py checks each one (by decoding it)."""
+    """Any number of files; config/photos.py checks each one (by decoding it)."""
 
     widget = MultiplePhotoInput
 

@@ -132,7 +132,7 @@ class ReviewPhoto(models.Model):
         on_delete=models.CASCADE,
         related_name="photos",
     )
-    # The original stripped of metadata and re-encoded (reviews/photos.py).
+    # The original stripped of metadata and re-encoded (config/photos.py).
     image = models.ImageField(
         _("photo"),
         upload_to="reviews/%Y/%m/",

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.photos import PhotoRejected, ProcessedPhoto, process_photo
 from loyalty import services as loyalty
 from reviews import cache as review_cache
 from reviews.checks import flags_for
@@ -36,7 +37,6 @@ from reviews.models import (
     ReviewSettings,
     ReviewStatus,
 )
-from reviews.photos import PhotoRejected, ProcessedPhoto, process_photo
 from shop.models import Customer, Language, OrderLine
 
 S = ReviewStatus

@@ -3,8 +3,10 @@ lines, reasons, feedback and resolution, the quote, confirmation, the done page,
 status page and cancelling; and that nobody reaches another customer's order or
 return."""
 
+import re
 from decimal import Decimal
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -259,6 +261,63 @@ def test_a_photo_is_kept_with_the_line(sanne_client, order):
     [saved] = ReturnPhoto.objects.all()
     assert saved.line.reason.code == "damaged-in-transit"
     assert saved.image.width == 40
+
+
+def _phone_photo() -> bytes:
+    """A JPEG as a phone takes it: 40 × 30 pixels stored sideways (EXIF orientation
+    6, "rotate 90° clockwise to show"), with the maker and the GPS position where it
+    was taken."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (52.0, 22.0, 12.5), 3: "E", 4: (4.0, 53.0, 40.0)}
+    buffer = BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def _metadata(path) -> dict:
+    with Image.open(path) as image:
+        return {
+            "exif": dict(image.getexif()),
+            "info": sorted(
+                set(image.info) - {"jfif", "jfif_version", "jfif_unit", "jfif_density"}
+            ),
+            "size": image.size,
+        }
+
+
+def test_a_photos_location_and_camera_never_reach_the_media_storage(
+    sanne_client, order, settings
+):
+    line = order.lines.order_by("pk").first()
+    photo = SimpleUploadedFile("sanne-home-dent.jpg", _phone_photo(), "image/jpeg")
+    media = Path(settings.MEDIA_ROOT)
+
+    # The customer chooses the line with her photo: the draft waits for confirmation.
+    chosen = sanne_client.post(
+        f"/my-returns/orders/{order.pk}/",
+        line_post(line, reason="damaged-in-transit", photo=photo),
+    )
+    assert chosen.status_code == 302
+    [draft] = [p for p in media.rglob("*") if p.is_file()]
+    assert _metadata(draft) == {"exif": {}, "info": [], "size": (30, 40)}
+
+    # She confirms: the stored photo is upright, without EXIF, under a random name.
+    confirm = sanne_client.get(chosen["Location"])
+    sanne_client.post(
+        f"/my-returns/orders/{order.pk}/confirm/",
+        {"key": confirm_key(confirm.content.decode())},
+    )
+    [saved] = ReturnPhoto.objects.all()
+    stored = media / saved.image.name
+    assert _metadata(stored) == {"exif": {}, "info": [], "size": (30, 40)}
+    assert "sanne" not in saved.image.name
+    assert re.fullmatch(
+        r"returns/photos/\d{4}/\d{2}/[0-9a-f]{32}\.jpg", saved.image.name
+    )
+    # and the draft's copy is gone: the stored photo is the only file left.
+    assert [p for p in media.rglob("*") if p.is_file()] == [stored]
 
 
 def test_a_file_that_is_not_an_image_is_refused(sanne_client, order):

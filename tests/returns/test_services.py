@@ -337,7 +337,9 @@ def test_photos_are_checked_by_decoding(policy, centre, settings, tmp_path):
     with pytest.raises(services.ReturnNotEligible) as refused:
         setup.submit(order, setup.choice(line, reason="defective", photo=fake))
     assert refused.value.field == "lines.0.photo"
-    assert refused.value.message == "The photo must be a JPEG, PNG or WebP image."
+    assert refused.value.message == (
+        "This file is not an image. Upload a JPEG, PNG or WebP photo."
+    )
     assert ReturnRequest.objects.count() == 0
 
     buffer = io.BytesIO()

@@ -1,4 +1,4 @@
-"""reviews.photos: what is accepted, what is refused (and why), what is stripped."""
+"""config.photos: what is accepted, what is refused (and why), what is stripped."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageFile
 
-from reviews.photos import MAX_BYTES, PhotoRejected, process_photo
+from config.photos import MAX_BYTES, PhotoRejected, process_photo
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112

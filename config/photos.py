@@ -1,9 +1,11 @@
-"""Review photos: what a customer uploads is decoded, checked and re-encoded before it
-is stored.
+"""Customers' photos (review photos, return photos): what a customer uploads is
+decoded, checked and re-encoded before it is stored. Here, below the apps, because
+reviews and returns both take photos and neither may import the other.
 
 - Only JPEG, PNG and WebP, recognised by decoding the file (never by its name or the
   browser's content type).
-- At most MAX_BYTES bytes, checked before the file is read whole.
+- At most MAX_BYTES bytes (or the caller's `max_bytes`), checked before the file is
+  read whole.
 - At most MAX_PIXELS pixels, checked from the image header *before* the pixels are
   decompressed: a decompression bomb (a small PNG that claims 100,000 × 100,000
   pixels) is refused without allocating its memory. Pillow's own bomb guard is kept
@@ -12,7 +14,9 @@ is stored.
   metadata (EXIF with GPS position, camera serials, XMP, PNG text chunks, comments).
   Only the ICC colour profile is kept, so colours stay right.
 - A display rendition (THUMBNAIL_SIZE on its long side, JPEG so e-mail clients show
-  it too) is made from the same pixels.
+  it too) is made from the same pixels, when asked for.
+- The stored name is random (never the uploaded name), so a photo's URL cannot be
+  guessed.
 """
 
 from __future__ import annotations
@@ -48,16 +52,18 @@ class PhotoRejected(Exception):
 @dataclass(frozen=True)
 class ProcessedPhoto:
     image: ContentFile
-    thumbnail: ContentFile
+    thumbnail: ContentFile | None
     width: int
     height: int
     format: str  # "JPEG", "PNG" or "WEBP"
 
 
-def process_photo(upload) -> ProcessedPhoto:
+def process_photo(
+    upload, *, max_bytes: int = MAX_BYTES, thumbnail: bool = True
+) -> ProcessedPhoto:
     """Check and clean one uploaded photo (an UploadedFile, any binary file object or
     bytes); raises PhotoRejected with a message naming the problem."""
-    data = _read_limited(upload)
+    data = _read_limited(upload, max_bytes)
     image = _open(data)
     width, height = image.size
     if width * height > MAX_PIXELS:
@@ -77,32 +83,32 @@ def process_photo(upload) -> ProcessedPhoto:
         upright = _display_mode(upright, fmt)
         upright.info = {}  # nothing from the upload travels on, by accident or not
         original = _encode(upright, fmt, icc_profile)
-        thumbnail = _encode_thumbnail(upright, icc_profile)
+        small = _encode_thumbnail(upright, icc_profile) if thumbnail else None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _broken() from exc
 
     name = uuid.uuid4().hex
     return ProcessedPhoto(
         image=ContentFile(original, name=f"{name}.{ALLOWED_FORMATS[fmt]}"),
-        thumbnail=ContentFile(thumbnail, name=f"{name}-thumb.jpg"),
+        thumbnail=ContentFile(small, name=f"{name}-thumb.jpg") if small else None,
         width=upright.width,
         height=upright.height,
         format=fmt,
     )
 
 
-def _read_limited(upload) -> bytes:
+def _read_limited(upload, max_bytes: int) -> bytes:
     if isinstance(upload, bytes | bytearray):
         data = bytes(upload)
     else:
         size = getattr(upload, "size", None)
-        if size is not None and size > MAX_BYTES:
-            raise _too_big(size)
+        if size is not None and size > max_bytes:
+            raise _too_big(size, max_bytes)
         if hasattr(upload, "seek"):
             upload.seek(0)
-        data = upload.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise _too_big(len(data))
+        data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _too_big(len(data), max_bytes)
     if not data:
         raise _not_image()
     return data
@@ -197,10 +203,10 @@ def _not_allowed(fmt: str | None) -> PhotoRejected:
     return PhotoRejected(message, code="type")
 
 
-def _too_big(size: int) -> PhotoRejected:
+def _too_big(size: int, limit: int) -> PhotoRejected:
     return PhotoRejected(
         _("This photo is too large ({size} MB); the limit is {limit} MB.").format(
-            size=_megabytes(size), limit=MAX_BYTES // (1024 * 1024)
+            size=_megabytes(size), limit=limit // (1024 * 1024)
         ),
         code="too_big",
     )
