@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from returns import outbound
+from returns import outbound, photos
 
 
 @shared_task(time_limit=60, soft_time_limit=45)
@@ -19,3 +19,10 @@ def deliver_due_webhooks_task() -> int:
     for webhook_id in ids:
         deliver_webhook_task.delay(webhook_id)
     return len(ids)
+
+
+@shared_task(time_limit=300, soft_time_limit=240)
+def purge_abandoned_drafts_task() -> int:
+    """Hourly (beat): delete the photos of return drafts nobody confirmed within
+    returns.photos.DRAFT_MAX_AGE. Returns how many files were deleted."""
+    return photos.purge_abandoned_drafts()

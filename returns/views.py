@@ -51,12 +51,12 @@ from returns.models import (
     ReturnRequest,
     ReturnStatus,
 )
+from returns.photos import DRAFT_PHOTOS
 from returns.slip import render_slip
 from shop.models import Order
 
 ACCESS_KEY = "returns.orders"  # session: {order id: channel it was opened through}
 DRAFT_KEY = "returns.draft"  # session: the return being put together
-DRAFT_PHOTOS = "returns/drafts"
 # Guest lookups allowed per hour: from one address, and for one order number.
 GUEST_LOOKUPS_PER_IP = 20
 GUEST_LOOKUPS_PER_ORDER = 5
@@ -325,11 +325,17 @@ def _draft_line(key: str, line, cleaned) -> dict:
     }
 
 
+class DraftExpired(Exception):
+    """The draft's photo is gone (purged as abandoned, returns/photos.py)."""
+
+
 def _draft_choices(draft: dict) -> list[services.LineChoice]:
     choices = []
     for line in draft["lines"]:
         photo = None
-        if line["photo"] and default_storage.exists(line["photo"]):
+        if line["photo"] and not default_storage.exists(line["photo"]):
+            raise DraftExpired
+        if line["photo"]:
             # A random name: the stored file's URL must not be guessable from the
             # order line's id.
             name = f"{secrets.token_hex(16)}{Path(line['photo']).suffix}"
@@ -347,6 +353,15 @@ def _draft_choices(draft: dict) -> list[services.LineChoice]:
             )
         )
     return choices
+
+
+def _draft_expired(request, order):
+    _discard_draft(request)
+    messages.error(
+        request,
+        _("This return was left unconfirmed for too long. Please choose again."),
+    )
+    return redirect("returns:choose", order_id=order.pk)
 
 
 def _discard_draft(request) -> None:
@@ -375,6 +390,8 @@ def confirm(request, order_id: int):
     except services.ReturnsError as exc:
         messages.error(request, str(exc.message))
         return redirect("returns:choose", order_id=order.pk)
+    except DraftExpired:
+        return _draft_expired(request, order)
     deadlines = {item.order_line.pk: item.deadline for item in eligibility}
     response = render(
         request,
@@ -417,6 +434,8 @@ def _submit(request, order):
         except services.ReturnsError as exc:
             messages.error(request, str(exc.message))
             return redirect("returns:choose", order_id=order.pk)
+        except DraftExpired:
+            return _draft_expired(request, order)
         _discard_draft(request)
     return redirect("returns:done", token=status_token(done))
 

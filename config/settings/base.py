@@ -461,6 +461,11 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "returns.tasks.deliver_due_webhooks_task",
         "schedule": timedelta(minutes=1),
     },
+    # Photos of returns left unconfirmed for a day (returns/photos.py).
+    "purge-abandoned-return-drafts": {
+        "task": "returns.tasks.purge_abandoned_drafts_task",
+        "schedule": crontab(minute=29),
+    },
 }
 
 # --- Insights (insights/) -------------------------------------------------------------
