@@ -43,9 +43,20 @@ def reset_request_id(token: contextvars.Token) -> None:
 
 
 class RequestIdFilter(logging.Filter):
+    """Stamps the request id on every record. Django's own `django.request` lines (a
+    404, a 429, a 500) are written after the middleware chain has returned, when the
+    context variable is reset already; they carry the request, which carries its id."""
+
     def filter(self, record):
-        record.request_id = _request_id.get()
+        record.request_id = _record_request_id(record)
         return True
+
+
+def _record_request_id(record) -> str:
+    current = _request_id.get()
+    if current != "-":
+        return current
+    return getattr(getattr(record, "request", None), "request_id", None) or current
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,11 +71,16 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", _request_id.get()),
+            "request_id": getattr(record, "request_id", None)
+            or _record_request_id(record),
         }
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and key not in entry:
                 entry[key] = value
+        request = entry.pop("request", None)  # django.request: the HttpRequest
+        if request is not None and "path" not in entry:
+            entry["method"] = getattr(request, "method", None)
+            entry["path"] = getattr(request, "path", str(request))
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:

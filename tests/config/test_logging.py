@@ -65,6 +65,24 @@ def test_one_json_line_per_request_with_the_callers_request_id(client, log_outpu
 
 
 @pytest.mark.django_db
+def test_djangos_own_not_found_line_carries_the_request_id(client, log_output):
+    # Django writes "Not Found: …" after the middleware chain has returned.
+    response = client.get("/no-such-page/", HTTP_X_REQUEST_ID="req-404-abc")
+
+    assert response.status_code == 404
+    (line,) = _lines(log_output, "django.request")
+    assert line["message"] == "Not Found: /no-such-page/"
+    assert line["request_id"] == "req-404-abc"
+    assert (line["method"], line["path"], line["status_code"]) == (
+        "GET",
+        "/no-such-page/",
+        404,
+    )
+    (access,) = _lines(log_output, "returnwise.request")
+    assert access["request_id"] == "req-404-abc"
+
+
+@pytest.mark.django_db
 def test_the_request_line_names_the_signed_in_user_and_a_fresh_id(
     client, django_user_model, log_output
 ):
