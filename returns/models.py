@@ -157,7 +157,9 @@ class FulfilmentCentre(models.Model):
         FieldPanel("currency"),
         FieldPanel("categories"),
         FieldPanel("is_default"),
-        FieldPanel("revoked_at"),
+        # Shown, not editable: clearing it would bring a revoked key back to life;
+        # the centre's "Revoke API key" and "New API key" buttons change it.
+        FieldPanel("revoked_at", read_only=True),
     ]
 
     class Meta:
