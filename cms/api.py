@@ -22,7 +22,7 @@ from cms.embed import PolicyNotFound, cache_headers, etag_matches, policy_answer
 from cms.insert import render_return_insert
 from cms.return_links import return_start_path
 from shop.api import ERROR_RESPONSES, ErrorsSerializer, ShopApiView
-from shop.models import Order, OrderSource
+from shop.models import ApiScope, Order, OrderSource
 
 # Response bodies ---------------------------------------------------------------
 
@@ -187,6 +187,8 @@ class PdfApiView(ShopApiView):
 
 
 class ReturnInsertView(PdfApiView):
+    required_scope = ApiScope.RETURNS
+
     @extend_schema(
         operation_id="orders_return_insert",
         summary=_("The printable return insert of an order (A4 PDF)"),

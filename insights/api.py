@@ -22,6 +22,7 @@ from rest_framework.pagination import PageNumberPagination
 from insights import queries
 from insights.models import CustomerInsight, Override
 from shop.api import ERROR_RESPONSES, ErrorsSerializer, ShopApiView
+from shop.models import ApiScope
 
 RATE = {"max_digits": 7, "decimal_places": 4}
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -138,6 +139,8 @@ class ProductPageSerializer(serializers.Serializer):
 
 
 class SerialReturnersView(ShopApiView):
+    required_scope = ApiScope.INSIGHTS
+
     @extend_schema(
         operation_id="insights_serial_returners",
         summary=_("List serial returners"),
@@ -161,6 +164,8 @@ class SerialReturnersView(ShopApiView):
 
 
 class ProductsView(ShopApiView):
+    required_scope = ApiScope.INSIGHTS
+
     @extend_schema(
         operation_id="insights_products",
         summary=_("List products to fix"),

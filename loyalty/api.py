@@ -16,6 +16,7 @@ from loyalty import services
 from loyalty.models import Coupon, CouponKind, CouponRedemption
 from loyalty.queries import coupon_status
 from shop.api import ERROR_RESPONSES, ShopApiView
+from shop.models import ApiScope
 
 STATUS_FOR = {
     services.UnknownCoupon: status.HTTP_404_NOT_FOUND,
@@ -149,6 +150,8 @@ COUPON_ERRORS = {
 
 
 class CouponView(ShopApiView):
+    required_scope = ApiScope.COUPONS
+
     @extend_schema(
         operation_id="coupons_retrieve",
         summary=_("Is this coupon valid, and for what?"),
@@ -162,6 +165,8 @@ class CouponView(ShopApiView):
 
 
 class CouponRedeemView(ShopApiView):
+    required_scope = ApiScope.COUPONS
+
     @extend_schema(
         operation_id="coupons_redeem",
         summary=_("Use the coupon on an order"),
@@ -189,6 +194,8 @@ class CouponRedeemView(ShopApiView):
 
 
 class CouponReleaseView(ShopApiView):
+    required_scope = ApiScope.COUPONS
+
     @extend_schema(
         operation_id="coupons_release",
         summary=_("The order was cancelled: make the coupon usable again"),

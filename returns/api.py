@@ -38,6 +38,7 @@ from returns.models import (
 )
 from shop.api import ERROR_RESPONSES, ErrorsSerializer, ShopApiView
 from shop.api_auth import ApiTokenAuthentication
+from shop.models import ApiScope
 
 STATUS_FOR = {
     services.UnknownReturn: status.HTTP_404_NOT_FOUND,
@@ -178,6 +179,7 @@ class ReturnsPage(PageNumberPagination):
 
 class ReturnsApiView(ShopApiView):
     authentication_classes = [CentreTokenAuthentication, ApiTokenAuthentication]
+    required_scope = ApiScope.RETURNS  # a shop token's; a centre's key is its own
 
     @property
     def centre(self) -> FulfilmentCentre | None:

@@ -14,10 +14,19 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from shop.models import ConsentSource, Order, OrderLine, OrderSource, Product
+from shop.api_auth import TokenScopes
+from shop.models import (
+    ApiScope,
+    ConsentSource,
+    Order,
+    OrderLine,
+    OrderSource,
+    Product,
+)
 from shop.serializers import (
     UNSTORABLE_TEXT,
     OrderInSerializer,
@@ -237,6 +246,9 @@ class DeliveryInSerializer(serializers.Serializer):
 ERROR_RESPONSES = {
     400: OpenApiResponse(ErrorsSerializer, description=_("Invalid body.")),
     401: OpenApiResponse(ErrorsSerializer, description=_("Missing or bad token.")),
+    403: OpenApiResponse(
+        ErrorsSerializer, description=_("The token's scopes do not cover this.")
+    ),
     413: OpenApiResponse(ErrorsSerializer, description=_("Body too large.")),
 }
 
@@ -254,9 +266,12 @@ class StorableJSONParser(parsers.JSONParser):
 
 
 class ShopApiView(APIView):
-    """Token-authenticated; refuses a body above API_MAX_BODY_BYTES unread."""
+    """Token-authenticated, for tokens whose scopes include `required_scope`;
+    refuses a body above API_MAX_BODY_BYTES unread."""
 
     parser_classes = [StorableJSONParser]
+    permission_classes = [IsAuthenticated, TokenScopes]
+    required_scope: str | None = None
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -279,6 +294,8 @@ def _check_length(name: str, value: str, max_length: int) -> None:
 
 
 class ProductView(ShopApiView):
+    required_scope = ApiScope.ORDERS
+
     @extend_schema(
         operation_id="products_upsert",
         summary=_("Create or update a product by SKU"),
@@ -299,6 +316,8 @@ class ProductView(ShopApiView):
 
 
 class OrderView(ShopApiView):
+    required_scope = ApiScope.ORDERS
+
     @extend_schema(
         operation_id="orders_upsert",
         summary=_("Create or update an order, its customer and lines"),
@@ -341,6 +360,8 @@ class OrderView(ShopApiView):
 
 
 class OrderBatchView(ShopApiView):
+    required_scope = ApiScope.ORDERS
+
     @extend_schema(
         operation_id="orders_batch_upsert",
         summary=_("Create or update up to API_BATCH_MAX_ORDERS orders"),
@@ -417,6 +438,8 @@ def _batch_result(external_id: str | None, outcome: str, errors=()) -> dict:
 
 
 class OrderDeliveryView(ShopApiView):
+    required_scope = ApiScope.ORDERS
+
     @extend_schema(
         operation_id="orders_delivery",
         summary=_("Record when an order shipped and/or was delivered"),

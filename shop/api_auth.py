@@ -1,10 +1,11 @@
 """Token authentication for the shop and 3PLs: `Authorization: Token <key>`."""
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
-from shop.models import ApiToken
+from shop.models import ApiScope, ApiToken
 
 
 class ApiClient:
@@ -46,3 +47,28 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Token"
+
+
+class TokenScopes(permissions.BasePermission):
+    """A shop token may call a view only when its scopes include the view's
+    `required_scope`; a view that names none refuses every shop token (fail closed).
+    Other callers (a fulfilment centre's key) are the view's own business."""
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return True
+        scope = getattr(view, "required_scope", None)
+        if scope is not None and token.allows(scope):
+            return True
+        self.message = gettext(
+            "This token may not use this endpoint: it needs the scope "
+            "'{scope}'; the token has: {scopes}."
+        ).format(
+            scope=scope or "-",
+            scopes=", ".join(token.scopes or []) or gettext("none"),
+        )
+        return False
+
+
+__all__ = ["ApiClient", "ApiScope", "ApiTokenAuthentication", "TokenScopes"]

@@ -210,12 +210,30 @@ class OrderLine(models.Model):
         return self.unit_price * self.quantity
 
 
+class ApiScope(models.TextChoices):
+    """What a token may use. Each API view names the scope it needs (shop.api_auth
+    TokenScopes); fulfilment centres have their own keys (returns.api_auth)."""
+
+    ORDERS = "orders", _("Products and orders: create, update, mark delivered")
+    COUPONS = "coupons", _("Coupons: check, redeem, release")
+    RETURNS = "returns", _("Returns: list, export, report events, return inserts")
+    INSIGHTS = "insights", _("Insights: serial returners, products to fix")
+
+
+def all_api_scopes() -> list[str]:
+    return [scope.value for scope in ApiScope]
+
+
 class ApiToken(models.Model):
-    """A token the shop or a 3PL uses on the API. Only a SHA-256 of the key is stored."""
+    """A token the shop or a 3PL uses on the API. Only a SHA-256 of the key is stored.
+    Its scopes are fixed when it is made (a token for the storefront's coupon check
+    need not read serial returners); another set of scopes is another token."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(_("starts with"), max_length=8, editable=False)
+    # Tokens made before scopes existed keep what they could do: every scope.
+    scopes = models.JSONField(_("scopes"), default=all_api_scopes, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
@@ -235,6 +253,21 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    @property
+    def scope_codes(self) -> str:
+        return ", ".join(self.scopes or [])
+
+    @property
+    def scope_labels(self) -> str:
+        return "; ".join(
+            str(ApiScope(s).label) for s in self.scopes or [] if s in ApiScope.values
+        )
+
+    scope_labels.fget.short_description = _("scopes")
 
 
 class WebhookDelivery(models.Model):

@@ -5,6 +5,7 @@ the dataclasses below and calls these functions; pushing the same order twice up
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shop.models import (
+    ApiScope,
     ApiToken,
     Category,
     ConsentSource,
@@ -25,6 +27,7 @@ from shop.models import (
     OrderSource,
     Product,
     WebhookDelivery,
+    all_api_scopes,
 )
 
 
@@ -349,13 +352,25 @@ class ApiTokenNameTaken(ValueError):
     """A token with this name exists already; names identify the caller in logs."""
 
 
-def create_api_token(*, name: str) -> tuple[ApiToken, str]:
-    """Issue a token; the key is returned once and only its SHA-256 is stored."""
+def create_api_token(
+    *, name: str, scopes: Iterable[str] | None = None
+) -> tuple[ApiToken, str]:
+    """Issue a token allowed `scopes` (ApiScope values; every scope when None); the
+    key is returned once and only its SHA-256 is stored."""
+    chosen = all_api_scopes() if scopes is None else list(dict.fromkeys(scopes))
+    unknown = sorted(set(chosen) - set(ApiScope.values))
+    if unknown or not chosen:
+        raise ValueError(
+            f"Unknown or no scopes: {unknown}; choose from {ApiScope.values}"
+        )
     key = secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
             token = ApiToken.objects.create(
-                name=name, key_hash=ApiToken.hash_key(key), prefix=key[:8]
+                name=name,
+                key_hash=ApiToken.hash_key(key),
+                prefix=key[:8],
+                scopes=[s for s in ApiScope.values if s in chosen],
             )
     except IntegrityError as exc:
         raise ApiTokenNameTaken(name) from exc

@@ -238,15 +238,24 @@ class ApiTokenViewSet(ReadOnlyViewSet):
     list_display = [
         "name",
         "prefix",
+        Column("scope_codes", label=_("scopes")),
         DateColumn("created_at", label=_("created")),
         DateColumn("last_used_at", label=_("last used")),
         DateColumn("revoked_at", label=_("revoked")),
     ]
-    inspect_view_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    inspect_view_fields = [
+        "name",
+        "prefix",
+        "scope_labels",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     edit_handler = ObjectList(
         [
             FieldPanel("name", read_only=True),
             FieldPanel("prefix", read_only=True),
+            FieldPanel("scopes", read_only=True),
             FieldPanel("last_used_at", read_only=True),
             FieldPanel("revoked_at", read_only=True),
             FieldPanel("revoke"),
