@@ -647,6 +647,25 @@ def test_a_new_centre_token_is_made_by_the_server_not_chosen_in_the_post(
     assert main.token_created_at > timezone.now() - timedelta(minutes=5)
 
 
+def _edit_centre(client, centre: FulfilmentCentre, **extras):
+    """The centre's edit form, renamed "Renamed warehouse", plus `extras`."""
+    return client.post(
+        reverse("returns_centres:edit", args=[centre.pk]),
+        {
+            "name": "Renamed warehouse",
+            "code": centre.code,
+            "kind": centre.kind,
+            "address": centre.address,
+            "country": centre.country,
+            "email": "",
+            "return_shipping_cost": "",
+            "currency": "EUR",
+            "is_default": "on",
+        }
+        | extras,
+    )
+
+
 def test_editing_a_centre_cannot_set_its_api_token(shop, admin_client):
     main, key = return_services.create_centre_token(
         centre=FulfilmentCentre.objects.get()
@@ -654,23 +673,13 @@ def test_editing_a_centre_cannot_set_its_api_token(shop, admin_client):
     token_before = (main.key_hash, main.key_prefix, main.token_created_at)
     chosen = "attacker-chosen-key-0123456789"
 
-    response = admin_client.post(
-        reverse("returns_centres:edit", args=[main.pk]),
-        {
-            "name": "Renamed warehouse",
-            "code": main.code,
-            "kind": main.kind,
-            "address": main.address,
-            "country": main.country,
-            "email": "",
-            "return_shipping_cost": "",
-            "currency": "EUR",
-            "is_default": "on",
-            "revoked_at": "",
-            "key_hash": FulfilmentCentre.hash_key(chosen),
-            "key_prefix": chosen[:8],
-            "token_created_at": LONG_AGO,
-        },
+    response = _edit_centre(
+        admin_client,
+        main,
+        revoked_at="",
+        key_hash=FulfilmentCentre.hash_key(chosen),
+        key_prefix=chosen[:8],
+        token_created_at=LONG_AGO,
     )
 
     assert response.status_code == 302
@@ -690,19 +699,7 @@ def test_editing_a_centre_cannot_bring_a_revoked_api_key_back(shop, admin_client
     assert api.get("/api/v1/returns").status_code == 401
 
     # The edit form shows "token revoked at" but does not take it.
-    response = admin_client.post(
-        reverse("returns_centres:edit", args=[main.pk]),
-        {
-            "name": "Renamed warehouse",
-            "code": main.code,
-            "kind": main.kind,
-            "address": main.address,
-            "country": main.country,
-            "currency": "EUR",
-            "is_default": "on",
-            "revoked_at": "",
-        },
-    )
+    response = _edit_centre(admin_client, main, revoked_at="")
 
     assert response.status_code == 302
     main.refresh_from_db()
