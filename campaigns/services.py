@@ -242,13 +242,19 @@ def trigger_range(
     campaign: Campaign, *, now: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
     """[from, until) of the trigger moments (delivery or order) due now: those on a
-    shop-calendar day at least `delay_days` before today, and not before the day
-    that makes the first send fall on the activation day (no back-catalogue)."""
+    shop-calendar day at least `delay_days` before today, not before the day that
+    makes the first send fall on the activation day (no back-catalogue), and not
+    more than CAMPAIGNS_CATCH_UP_DAYS late (a delivery recorded weeks late gets no
+    e-mail; each pass reads a bounded range, however old the campaign)."""
     today = now.astimezone(shop_tz()).date()
     until = _local_midnight(today - dt.timedelta(days=campaign.delay_days - 1))
     activated = (campaign.activated_at or now).astimezone(shop_tz()).date()
-    since = _local_midnight(activated - dt.timedelta(days=campaign.delay_days))
-    return since, until
+    first_day = max(
+        activated - dt.timedelta(days=campaign.delay_days),
+        today
+        - dt.timedelta(days=campaign.delay_days + settings.CAMPAIGNS_CATCH_UP_DAYS),
+    )
+    return _local_midnight(first_day), until
 
 
 # Assignment ---------------------------------------------------------------------------

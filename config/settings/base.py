@@ -488,6 +488,10 @@ CAMPAIGNS_BATCH_SIZE = int(env("CAMPAIGNS_BATCH_SIZE", "1000"))
 CAMPAIGNS_FREQUENCY_CAP = int(env("CAMPAIGNS_FREQUENCY_CAP", "3"))
 # No marketing e-mail in these local hours (the customer's time zone where known).
 CAMPAIGNS_QUIET_HOURS = env("CAMPAIGNS_QUIET_HOURS", "21:00-08:00")
+# A trigger e-mail is sent at most this many days after its day: an order whose
+# delivery is recorded late (an import, a 3PL's late report) or a beat that was down
+# longer gets no "how is your purchase?" weeks on, and each pass reads only these days.
+CAMPAIGNS_CATCH_UP_DAYS = int(env("CAMPAIGNS_CATCH_UP_DAYS", "7"))
 CELERY_BEAT_SCHEDULE |= {
     "schedule-due-campaigns": {
         "task": "campaigns.tasks.schedule_due_campaigns_task",

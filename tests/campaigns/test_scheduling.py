@@ -56,6 +56,27 @@ def test_orders_from_before_the_activation_are_not_mailed():
     assert old.campaign_assignments.count() == 0
 
 
+@override_settings(SHOP_TIME_ZONE="Europe/Amsterdam", CAMPAIGNS_CATCH_UP_DAYS=7)
+def test_a_delivery_recorded_weeks_late_gets_no_e_mail_but_a_week_late_does():
+    # A campaign active since January; today is 30 March, the delay 3 days: an order
+    # delivered on the 27th is due today, one delivered on the 20th is due a week
+    # late (the beat was down, or the delivery was reported late) and still sent;
+    # one delivered on the 19th would be 8 days late and is not.
+    campaign = make_campaign(delay_days=3, activated_at=ams(2026, 1, 5, 9, 0))
+    today = delivered_order(delivered_at=ams(2026, 3, 27, 12, 0))
+    week_late = delivered_order(delivered_at=ams(2026, 3, 20, 0, 0))
+    too_late = delivered_order(delivered_at=ams(2026, 3, 19, 23, 59))
+    months_late = delivered_order(delivered_at=ams(2026, 2, 1, 12, 0))
+
+    services.schedule_due(now=ams(2026, 3, 30, 10, 0))
+
+    assigned = set(
+        Assignment.objects.filter(campaign=campaign).values_list("order", flat=True)
+    )
+    assert assigned == {today.pk, week_late.pk}
+    assert not {too_late.pk, months_late.pk} & assigned
+
+
 @override_settings(
     SHOP_TIME_ZONE="Europe/Amsterdam", CAMPAIGNS_QUIET_HOURS="21:00-08:00"
 )
