@@ -187,7 +187,8 @@ class PdfApiView(ShopApiView):
 
 
 class ReturnInsertView(PdfApiView):
-    required_scope = ApiScope.RETURNS
+    # Printed when an order is packed: the shop's order back end asks for it.
+    required_scope = ApiScope.ORDERS
 
     @extend_schema(
         operation_id="orders_return_insert",

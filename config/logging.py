@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from celery import signals
+from django.http import HttpRequest
 
 _request_id = contextvars.ContextVar("request_id", default="-")
 
@@ -77,10 +78,11 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and key not in entry:
                 entry[key] = value
-        request = entry.pop("request", None)  # django.request: the HttpRequest
-        if request is not None and "path" not in entry:
-            entry["method"] = getattr(request, "method", None)
-            entry["path"] = getattr(request, "path", str(request))
+        request = entry.get("request")  # django.request's lines carry the request
+        if isinstance(request, HttpRequest):
+            del entry["request"]
+            entry.setdefault("method", request.method)
+            entry.setdefault("path", request.path)
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:

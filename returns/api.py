@@ -180,6 +180,7 @@ class ReturnsPage(PageNumberPagination):
 class ReturnsApiView(ShopApiView):
     authentication_classes = [CentreTokenAuthentication, ApiTokenAuthentication]
     required_scope = ApiScope.RETURNS  # a shop token's; a centre's key is its own
+    other_credentials_checked = True  # each view limits a centre to its returns
 
     @property
     def centre(self) -> FulfilmentCentre | None:

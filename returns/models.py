@@ -530,6 +530,9 @@ class ReturnPhoto(models.Model):
         related_name="photos",
     )
     image = models.ImageField(_("photo"), upload_to="returns/photos/%Y/%m/")
+    # Re-encoded without metadata under a random name (config/photos.py); photos
+    # stored before that are cleaned by `manage.py clean_return_photos`.
+    cleaned = models.BooleanField(_("cleaned"), default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

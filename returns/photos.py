@@ -8,26 +8,23 @@ confirms (then it is stored with the line and the draft's copy deleted) or goes 
 
 - `purge_abandoned_drafts` deletes draft photos older than DRAFT_MAX_AGE (a draft is
   confirmed within minutes; one left for a day was abandoned). Beat runs it hourly.
-- `clean_stored_photos` cleans the photos stored before that: they kept the metadata
-  the customer's phone wrote (the GPS position of their home) and some kept a name
-  derived from the order line (guessable URL). `manage.py clean_return_photos` runs
-  it once after upgrading; running it again changes nothing.
+- `clean_stored_photos` cleans the photos stored before that (`ReturnPhoto.cleaned`
+  false): they kept the metadata the customer's phone wrote (the GPS position of
+  their home) and some kept a name derived from the order line (guessable URL).
+  `manage.py clean_return_photos` runs it once after upgrading; running it again
+  changes nothing.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image, UnidentifiedImageError
 
 from config.photos import PhotoRejected, process_photo
 from returns.models import ReturnPhoto
@@ -36,21 +33,6 @@ logger = logging.getLogger(__name__)
 
 DRAFT_PHOTOS = "returns/drafts"
 DRAFT_MAX_AGE = timedelta(hours=24)
-
-# A name config.photos gives (uuid4 hex) and what its encoder writes into a file;
-# anything else in a stored photo's header is metadata from the customer's device.
-CLEAN_NAME = re.compile(r"[0-9a-f]{32}")
-ENCODER_INFO = {
-    "jfif",
-    "jfif_version",
-    "jfif_unit",
-    "jfif_density",
-    "dpi",
-    "icc_profile",
-    "transparency",
-    "loop",
-    "background",
-}
 
 
 def purge_abandoned_drafts(*, now: datetime | None = None) -> int:
@@ -63,14 +45,20 @@ def purge_abandoned_drafts(*, now: datetime | None = None) -> int:
     folders, _files = default_storage.listdir(DRAFT_PHOTOS)
     for folder in folders:
         path = f"{DRAFT_PHOTOS}/{folder}"
-        _sub, names = default_storage.listdir(path)
+        try:
+            _sub, names = default_storage.listdir(path)
+        except FileNotFoundError:
+            continue
         kept = 0
         for name in names:
-            if default_storage.get_modified_time(f"{path}/{name}") < cutoff:
+            try:
+                if default_storage.get_modified_time(f"{path}/{name}") >= cutoff:
+                    kept += 1
+                    continue
                 default_storage.delete(f"{path}/{name}")
-                deleted += 1
-            else:
-                kept += 1
+            except FileNotFoundError:
+                continue  # confirmed (or purged by another run) meanwhile
+            deleted += 1
         if not kept:
             _remove_empty_folder(path)
     return deleted
@@ -97,20 +85,22 @@ class CleaningReport:
 
 
 def clean_stored_photos(*, dry_run: bool = False) -> CleaningReport:
-    """Re-encode every stored return photo that carries metadata or a name that is
-    not random, under a new random name; the old file is deleted once the row points
-    to the new one. A missing or unreadable file is reported and left alone."""
-    report = CleaningReport()
-    for photo in ReturnPhoto.objects.order_by("pk").iterator(chunk_size=500):
+    """Re-encode, once, every stored return photo not cleaned on upload, under a new
+    random name; the row is marked `cleaned` and the old file deleted once the row
+    points to the new one. A missing or unreadable file is reported and left alone.
+    Every such photo is re-encoded, whatever its name or header says: a header can
+    look clean while the file still carries an unknown segment or a trailer."""
+    report = CleaningReport(
+        already_clean=ReturnPhoto.objects.filter(cleaned=True).count()
+    )
+    pending = ReturnPhoto.objects.filter(cleaned=False).order_by("pk")
+    for photo in pending.iterator(chunk_size=500):
         name = photo.image.name
         if not name or not default_storage.exists(name):
             report.missing.append(f"{photo.pk}: {name or '(no file)'}")
             continue
         with default_storage.open(name, "rb") as stored:
             data = stored.read()
-        if _is_clean(name, data):
-            report.already_clean += 1
-            continue
         try:
             cleaned = process_photo(data, max_bytes=len(data), thumbnail=False)
         except PhotoRejected as exc:
@@ -121,8 +111,9 @@ def clean_stored_photos(*, dry_run: bool = False) -> CleaningReport:
             continue
         with transaction.atomic():
             locked = ReturnPhoto.objects.select_for_update().filter(pk=photo.pk).first()
-            if locked is None or locked.image.name != name:
+            if locked is None or locked.cleaned or locked.image.name != name:
                 continue  # erased or cleaned meanwhile
+            locked.cleaned = True
             locked.image.save(cleaned.image.name, cleaned.image, save=True)
             transaction.on_commit(lambda old=name: default_storage.delete(old))
         report.cleaned.append(locked.image.name)
@@ -135,13 +126,3 @@ def clean_stored_photos(*, dry_run: bool = False) -> CleaningReport:
             },
         )
     return report
-
-
-def _is_clean(name: str, data: bytes) -> bool:
-    if not CLEAN_NAME.fullmatch(PurePosixPath(name).stem):
-        return False
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return not image.getexif() and set(image.info) <= ENCODER_INFO
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        return False

@@ -76,7 +76,11 @@ def erase_customer_returns(*, customer: Customer, erased_email: str) -> dict:
     anonymised customer; what the customer wrote and photographed goes, and the
     e-mail address leaves the shop webhooks' stored bodies."""
     lines = ReturnLine.objects.filter(request__customer=customer)
-    photos = list(ReturnPhoto.objects.filter(line__request__customer=customer))
+    # Locked: clean_return_photos may be swapping a file of these rows right now
+    # (it locks the row too, and re-reads its name once it has the lock).
+    photos = list(
+        ReturnPhoto.objects.select_for_update().filter(line__request__customer=customer)
+    )
     for photo in photos:
         photo.image.delete(save=False)
         photo.delete()

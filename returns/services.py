@@ -139,6 +139,15 @@ APPROVAL_REASON_LABELS = {
 # Quotes --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CleanedPhoto:
+    """A photo this code has cleaned already (the portal keeps one in the draft
+    between "choose" and "confirm"): stored as it is, not decoded and re-encoded
+    again. Only our own code makes one; nothing from outside can."""
+
+    file: ContentFile
+
+
 @dataclass
 class LineChoice:
     order_line_id: int
@@ -147,7 +156,7 @@ class LineChoice:
     resolution: str
     comment: str = ""
     prevention: str = ""
-    photo: UploadedFile | None = None
+    photo: UploadedFile | CleanedPhoto | None = None
 
 
 @dataclass
@@ -227,11 +236,15 @@ def route_centre(products) -> FulfilmentCentre | None:
     return next((c for c in centres if c.is_default), None)
 
 
-def _clean_photo(photo: UploadedFile, *, field_name: str) -> ContentFile:
+def _clean_photo(photo: UploadedFile | CleanedPhoto, *, field_name: str) -> ContentFile:
     """The photo decoded, checked (JPEG, PNG or WebP; at most PHOTO_MAX_BYTES and
     config.photos.MAX_PIXELS, counted from the header before anything is
     decompressed) and re-encoded without its metadata (EXIF with the GPS position
-    where it was taken, camera serials) under a random name."""
+    where it was taken, camera serials) under a random name. Cleaned once: a
+    CleanedPhoto is taken as it is (re-encoding would cost quality and time, and a
+    palette PNG that grew when cleaned would then fail the size limit)."""
+    if isinstance(photo, CleanedPhoto):
+        return photo.file
     try:
         cleaned = process_photo(photo, max_bytes=PHOTO_MAX_BYTES, thumbnail=False)
     except PhotoRejected as exc:
@@ -623,7 +636,7 @@ def _create_request(
     )
     for line, quoted in zip(created, quote.lines, strict=True):
         if quoted.photo is not None:
-            ReturnPhoto.objects.create(line=line, image=quoted.photo)
+            ReturnPhoto.objects.create(line=line, image=quoted.photo, cleaned=True)
     return request
 
 

@@ -16,8 +16,8 @@ from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -336,11 +336,11 @@ def _draft_choices(draft: dict) -> list[services.LineChoice]:
         if line["photo"] and not default_storage.exists(line["photo"]):
             raise DraftExpired
         if line["photo"]:
-            # A random name: the stored file's URL must not be guessable from the
-            # order line's id.
-            name = f"{secrets.token_hex(16)}{Path(line['photo']).suffix}"
+            # Cleaned when the line was chosen, under a random name (_draft_line).
             with default_storage.open(line["photo"], "rb") as stored:
-                photo = SimpleUploadedFile(name, stored.read())
+                photo = services.CleanedPhoto(
+                    ContentFile(stored.read(), name=Path(line["photo"]).name)
+                )
         choices.append(
             services.LineChoice(
                 order_line_id=line["order_line_id"],

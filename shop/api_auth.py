@@ -52,12 +52,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 class TokenScopes(permissions.BasePermission):
     """A shop token may call a view only when its scopes include the view's
     `required_scope`; a view that names none refuses every shop token (fail closed).
-    Other callers (a fulfilment centre's key) are the view's own business."""
+    Another credential (a fulfilment centre's key) passes only on views that say
+    they check it themselves (`other_credentials_checked`)."""
 
     def has_permission(self, request, view):
         token = request.auth
         if not isinstance(token, ApiToken):
-            return True
+            return bool(getattr(view, "other_credentials_checked", False))
         scope = getattr(view, "required_scope", None)
         if scope is not None and token.allows(scope):
             return True

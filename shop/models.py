@@ -214,9 +214,12 @@ class ApiScope(models.TextChoices):
     """What a token may use. Each API view names the scope it needs (shop.api_auth
     TokenScopes); fulfilment centres have their own keys (returns.api_auth)."""
 
-    ORDERS = "orders", _("Products and orders: create, update, mark delivered")
+    ORDERS = (
+        "orders",
+        _("Products and orders: create, update, mark delivered, return inserts"),
+    )
     COUPONS = "coupons", _("Coupons: check, redeem, release")
-    RETURNS = "returns", _("Returns: list, export, report events, return inserts")
+    RETURNS = "returns", _("Returns: list, export")
     INSIGHTS = "insights", _("Insights: serial returners, products to fix")
 
 

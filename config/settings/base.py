@@ -491,6 +491,7 @@ CAMPAIGNS_QUIET_HOURS = env("CAMPAIGNS_QUIET_HOURS", "21:00-08:00")
 # A trigger e-mail is sent at most this many days after its day: an order whose
 # delivery is recorded late (an import, a 3PL's late report) or a beat that was down
 # longer gets no "how is your purchase?" weeks on, and each pass reads only these days.
+# Orders that fell due while a campaign was paused longer than this are not mailed.
 CAMPAIGNS_CATCH_UP_DAYS = int(env("CAMPAIGNS_CATCH_UP_DAYS", "7"))
 CELERY_BEAT_SCHEDULE |= {
     "schedule-due-campaigns": {

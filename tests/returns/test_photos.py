@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import time
 from pathlib import Path
@@ -124,6 +125,42 @@ def test_a_customer_back_at_a_purged_draft_chooses_again(sanne, media):
     assert client.get(confirm_url)["Location"] == f"/my-returns/orders/{order.pk}/"
 
 
+def test_a_photo_that_grew_when_cleaned_is_not_refused_at_confirmation(
+    sanne, media, monkeypatch
+):
+    # A 16-colour PNG is stored as true colour once cleaned: 45 KB become 165 KB.
+    # With a 100 KB limit the upload passes; the cleaned draft is not checked again.
+    monkeypatch.setattr("returns.services.PHOTO_MAX_BYTES", 100_000)
+    client, order = sanne
+    rng = random.Random(1)
+    palette = Image.new("P", (300, 300))
+    palette.putpalette([rng.randrange(256) for _ in range(48)])
+    palette.putdata([rng.randrange(16) for _ in range(300 * 300)])
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 100_000
+    line = order.lines.get()
+    chosen = client.post(
+        f"/my-returns/orders/{order.pk}/",
+        line_post(
+            line,
+            reason="damaged-in-transit",
+            photo=SimpleUploadedFile("dent.png", buffer.getvalue(), "image/png"),
+        ),
+    )
+    [draft] = files_under(media)
+    cleaned = draft.read_bytes()
+    assert len(cleaned) > 100_000
+
+    key = confirm_key(client.get(chosen["Location"]).content.decode())
+    client.post(chosen["Location"], {"key": key})
+
+    # Filed, with the photo stored as it was cleaned (not re-encoded a second time).
+    [saved] = ReturnPhoto.objects.filter(line__request__order=order)
+    assert saved.cleaned
+    assert (media / saved.image.name).read_bytes() == cleaned
+
+
 # Photos stored before uploads were cleaned --------------------------------------------
 
 
@@ -149,39 +186,56 @@ def test_clean_return_photos_strips_metadata_and_renames_once(
 ):
     guessable = legacy(stored, "17.jpg", phone_jpeg())
     random_but_with_gps = legacy(stored, f"{'ab' * 16}.jpg", phone_jpeg())
-    clean = process_photo(phone_jpeg(), thumbnail=False).image
-    already = legacy(stored, clean.name, clean.read())
+    # A clean-looking header, a random name, and the position in a trailer after
+    # the image's end (where a phone puts a motion photo): cleaned all the same.
+    trailer = b"GPS 52.3702 4.8952"
+    hidden = legacy(
+        stored,
+        f"{'cd' * 16}.jpg",
+        process_photo(phone_jpeg(), thumbnail=False).image.read() + trailer,
+    )
+    # A photo filed after this change was cleaned on upload: left as it is.
+    order = setup.order()
+    photo = SimpleUploadedFile("new.jpg", phone_jpeg(), "image/jpeg")
+    setup.submit(
+        order, setup.choice(order.lines.get(), reason="defective", photo=photo)
+    )
+    [already] = ReturnPhoto.objects.filter(cleaned=True)
     already_bytes = (media / already.image.name).read_bytes()
-    old_paths = [media / guessable.image.name, media / random_but_with_gps.image.name]
+    legacies = (guessable, random_but_with_gps, hidden)
+    old_paths = [media / p.image.name for p in legacies]
     assert exif_of(old_paths[0])[0x010F] == "PhoneMaker"
 
     # A dry run reports and changes nothing.
     out = io.StringIO()
     call_command("clean_return_photos", "--dry-run", stdout=out)
-    assert "would clean 2, already clean 1" in out.getvalue()
+    assert "would clean 3, already clean 1" in out.getvalue()
     assert all(path.exists() for path in old_paths)
 
     out = io.StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("clean_return_photos", stdout=out)
-    assert "cleaned 2, already clean 1, missing 0, unreadable 0" in out.getvalue()
+    assert "cleaned 3, already clean 1, missing 0, unreadable 0" in out.getvalue()
 
-    for photo in (guessable, random_but_with_gps):
+    for photo in legacies:
         photo.refresh_from_db()
+        assert photo.cleaned
         assert re.fullmatch(
             r"returns/photos/\d{4}/\d{2}/[0-9a-f]{32}\.jpg", photo.image.name
         )
+        data = (media / photo.image.name).read_bytes()
+        assert trailer not in data
         assert exif_of(media / photo.image.name) == {}
         assert Image.open(media / photo.image.name).size == (40, 30)
     assert not any(path.exists() for path in old_paths)
     already.refresh_from_db()
     assert (media / already.image.name).read_bytes() == already_bytes
-    assert len(files_under(media / "returns" / "photos")) == 3
+    assert len(files_under(media / "returns" / "photos")) == 4
 
     # A second run finds nothing to do.
     out = io.StringIO()
     call_command("clean_return_photos", stdout=out)
-    assert "cleaned 0, already clean 3" in out.getvalue()
+    assert "cleaned 0, already clean 4" in out.getvalue()
 
 
 def test_clean_return_photos_leaves_missing_and_unreadable_files_alone(

@@ -1,9 +1,11 @@
 """`manage.py create_api_token NAME [--scope SCOPE ...]`: issue a token for the shop
 or a 3PL, allowed the scopes named (every scope when none is named):
 
-  orders    products and orders: create, update, mark delivered
+  orders    products and orders: create, update, mark delivered; the printable
+            return insert
   coupons   coupons: check, redeem, release
-  returns   returns: list, export, report events; the printable return insert
+  returns   returns: list, export (fulfilment centres report events with their
+            own keys)
   insights  serial returners, products to fix
 
 The key is printed once; only its SHA-256 is stored, so a lost key means a new token.
